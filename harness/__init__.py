@@ -1,0 +1,1 @@
+"""mren-harness: reproduce and ablate MREN and lightweight SR baselines."""

@@ -1,0 +1,80 @@
+"""The model registry: one plain dict from a model name to its config type, default config and builder.
+
+Every model takes and returns RGB tensors in [0, 1] of shape (N, 3, H, W); the output is `scale` times larger.
+Every config is a frozen dataclass with a `scale: int` field; its `__post_init__` raises ValueError on bad values.
+"""
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import pydantic
+from torch import nn
+
+from harness.errors import UserError
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    config_type: type
+    default_config: Callable[[int], Any]  # scale -> the registered default config at that scale
+    build: Callable[[Any], nn.Module]
+
+
+MODELS: dict[str, ModelEntry] = {}
+
+
+def register(name: str, config_type: type, build: Callable[[Any], nn.Module],
+             default_config: Callable[[int], Any] | None = None) -> None:
+    if name in MODELS:
+        raise ValueError(f"model {name!r} is registered twice")
+    factory = default_config or (lambda scale: config_type(scale=scale))
+    MODELS[name] = ModelEntry(config_type=config_type, default_config=factory, build=build)
+
+
+def entry(name: str) -> ModelEntry:
+    if name not in MODELS:
+        raise UserError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+def config_fields(name: str) -> dict[str, Any]:
+    """Field name -> annotated type, for the model's config (scale included)."""
+    config_type = entry(name).config_type
+    hints = typing.get_type_hints(config_type)
+    return {f.name: hints[f.name] for f in dataclasses.fields(config_type) if f.init}
+
+
+def make_config(name: str, scale: int, overrides: Mapping[str, Any] | None = None) -> Any:
+    """The registered default config of `name` at `scale`, with `overrides` validated against field types."""
+    fields = config_fields(name)
+    config = entry(name).default_config(scale)
+    values: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if key == "scale":
+            raise UserError(f"model {name!r}: set the scale with the scale option, not as a config field")
+        if key not in fields:
+            raise UserError(f"model {name!r} has no config field {key!r}; fields: {', '.join(sorted(fields))}")
+        try:
+            values[key] = pydantic.TypeAdapter(fields[key]).validate_python(value, strict=not isinstance(value, str))
+        except pydantic.ValidationError as error:
+            allowed = _describe(fields[key])
+            raise UserError(f"model {name!r}: bad value {value!r} for {key!r} (expected {allowed})") from error
+    try:
+        return dataclasses.replace(config, **values)
+    except ValueError as error:
+        raise UserError(f"model {name!r}: {error}") from error
+
+
+def build_model(name: str, config: Any) -> nn.Module:
+    return entry(name).build(config)
+
+
+def _describe(annotation: Any) -> str:
+    if typing.get_origin(annotation) is typing.Literal:
+        return " | ".join(repr(choice) for choice in typing.get_args(annotation))
+    return getattr(annotation, "__name__", str(annotation))
+
+
+# --- registrations: each model family adds its own lines below ---
