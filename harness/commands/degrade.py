@@ -1,11 +1,32 @@
-"""`python -m harness degrade` (not implemented yet)."""
+"""`python -m harness degrade`: write MATLAB-exact bicubic LR images `<name>x<S>.png` from a folder of HR images."""
 
 import argparse
+from pathlib import Path
+
+from tqdm import tqdm
+
+from harness.data.benchmark import degrade
+from harness.data.images import list_images, read_rgb, write_png
+from harness.errors import UserError
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
-    subparsers.add_parser(name, help="not implemented yet")
+    parser = subparsers.add_parser(name, help="make LR images with MATLAB-exact bicubic imresize",
+                                   description=__doc__)
+    parser.add_argument("--hr", type=Path, required=True, help="folder of HR images")
+    parser.add_argument("--scale", type=int, required=True, choices=(2, 3, 4))
+    parser.add_argument("--out", type=Path, required=True, help="folder for the LR images")
 
 
 def main(args: argparse.Namespace) -> int:
-    raise NotImplementedError("degrade")
+    if not args.hr.is_dir():
+        raise UserError(f"HR folder {args.hr} does not exist")
+    hr_files = list_images(args.hr)
+    if not hr_files:
+        raise UserError(f"HR folder {args.hr} holds no images")
+    # Read everything first, so that an unreadable file stops the command before anything is written.
+    images = {file.stem: read_rgb(file) for file in hr_files}
+    for name, hr in tqdm(images.items(), desc=f"x{args.scale}", unit="img", leave=False):
+        write_png(args.out / f"{name}x{args.scale}.png", degrade(hr, args.scale))
+    print(f"wrote {len(images)} LR images (x{args.scale}, MATLAB bicubic) to {args.out}")
+    return 0

@@ -1,0 +1,97 @@
+"""Benchmark sets as (HR, LR) uint8 pairs, from any of three folder layouts.
+
+- EDSR layout: `<set>/HR/<name>.png`, and `<set>/LR_bicubic/X<s>/<name>x<s>.png` when present;
+- BasicSR-style pairs: `<set>/GT/<name>.png` and `<set>/LQ/<name>.png` (or `<name>x<s>.png`);
+- HR only: the images directly in `<set>/` (or `<set>/HR/` with no LR_bicubic folder).
+Where a set has no LR for the scale, the LR is made with MATLAB-exact bicubic `imresize` of the HR.
+HR is cropped to a multiple of the scale; grayscale is replicated to three channels, alpha dropped.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from harness.data.images import IMAGE_SUFFIXES, crop_to_multiple, list_images, read_rgb
+from harness.errors import UserError
+from harness.imresize import imresize_uint8
+
+GENERATED_LR = "MATLAB-exact bicubic imresize of the HR (uint8, antialiased)"
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    name: str
+    hr: np.ndarray  # uint8 HxWx3, cropped to a multiple of the scale
+    lr: np.ndarray  # uint8 (H/s)x(W/s)x3
+
+
+@dataclass(frozen=True)
+class BenchmarkSet:
+    name: str
+    scale: int
+    lr_source: str
+    pairs: tuple[ImagePair, ...]
+
+
+def degrade(hr: np.ndarray, scale: int) -> np.ndarray:
+    return imresize_uint8(crop_to_multiple(hr, scale), 1 / scale)
+
+
+def benchmark_from_images(name: str, images: Mapping[str, np.ndarray], scale: int) -> BenchmarkSet:
+    """A set whose LR is made from in-memory HR images (uint8 HxWx3)."""
+    pairs = []
+    for image_name in sorted(images):
+        hr = crop_to_multiple(images[image_name], scale)
+        pairs.append(ImagePair(image_name, hr, imresize_uint8(hr, 1 / scale)))
+    if not pairs:
+        raise UserError(f"benchmark {name!r} has no images")
+    return BenchmarkSet(name=name, scale=scale, lr_source=GENERATED_LR, pairs=tuple(pairs))
+
+
+def open_benchmark(path: Path, scale: int) -> BenchmarkSet:
+    """Load every pair of the set at `path` for `scale`; bad folders and mismatched sizes are UserErrors."""
+    if scale not in (2, 3, 4):
+        raise UserError(f"scale must be 2, 3 or 4, got {scale}")
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"benchmark folder {path} does not exist")
+    if path.name in ("HR", "GT") and path.parent.is_dir():
+        path = path.parent
+    if (path / "GT").is_dir() and (path / "LQ").is_dir():
+        hr_dir, lr_dir, lr_source = path / "GT", path / "LQ", f"folder {path.name}/LQ"
+    elif (path / "HR").is_dir():
+        hr_dir, lr_dir = path / "HR", path / "LR_bicubic" / f"X{scale}"
+        lr_source = f"folder {path.name}/LR_bicubic/X{scale}"
+        if not lr_dir.is_dir():
+            lr_dir, lr_source = None, GENERATED_LR
+    else:
+        hr_dir, lr_dir, lr_source = path, None, GENERATED_LR
+    hr_files = list_images(hr_dir)
+    if not hr_files:
+        raise UserError(f"benchmark folder {hr_dir} holds no images")
+    pairs = []
+    for hr_file in hr_files:
+        hr = crop_to_multiple(read_rgb(hr_file), scale)
+        if lr_dir is None:
+            lr = imresize_uint8(hr, 1 / scale)
+        else:
+            lr_file = _find_lr(lr_dir, hr_file.stem, scale)
+            lr = read_rgb(lr_file)
+            expected = (hr.shape[0] // scale, hr.shape[1] // scale)
+            if lr.shape[:2] != expected:
+                raise UserError(
+                    f"{lr_file}: LR is {lr.shape[1]}x{lr.shape[0]} but its HR {hr_file.name} cropped to x{scale} "
+                    f"needs {expected[1]}x{expected[0]} (wrong scale or mismatched pair)")
+        pairs.append(ImagePair(hr_file.stem, hr, lr))
+    return BenchmarkSet(name=path.name, scale=scale, lr_source=lr_source, pairs=tuple(pairs))
+
+
+def _find_lr(lr_dir: Path, stem: str, scale: int) -> Path:
+    for candidate_stem in (f"{stem}x{scale}", stem):
+        for suffix in IMAGE_SUFFIXES:
+            file = lr_dir / f"{candidate_stem}{suffix}"
+            if file.is_file():
+                return file
+    raise UserError(f"{lr_dir}: no LR image for {stem} (expected {stem}x{scale}.png or {stem}.png)")

@@ -1,0 +1,101 @@
+"""Y-channel PSNR and SSIM with the conventions of the SR literature, spelled out in each signature.
+
+These reproduce the numbers of the MATLAB evaluation scripts used by EDSR, IMDN and the MREN paper:
+Y of BT.601 as MATLAB's `rgb2ycbcr` on 0..255 RGB (not rounded), `crop_border` pixels removed from each side,
+PSNR with peak 255, SSIM of Wang et al. 2004 with an 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03,
+over the valid region of the filter.
+"""
+
+import numpy as np
+from scipy.ndimage import correlate1d
+
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+PEAK = 255.0
+
+CONVENTIONS = {
+    "y_channel": "BT.601 as MATLAB rgb2ycbcr, Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 on 0-255 RGB, "
+                 "not rounded",
+    "sr_quantization": "network output clamped to [0, 1], scaled to 0-255, rounded half to even, uint8",
+    "psnr_peak": PEAK,
+    "ssim": f"Wang et al. 2004: {SSIM_WINDOW}x{SSIM_WINDOW} Gaussian window, sigma {SSIM_SIGMA}, "
+            f"K1 {SSIM_K1}, K2 {SSIM_K2}, valid region, on Y in 0-255",
+    "hr_crop": "HR cropped to a multiple of the scale",
+    "grayscale": "replicated to three channels",
+    "dataset_mean": "mean over images of the per-image values",
+}
+
+
+def rgb_to_y(image: np.ndarray) -> np.ndarray:
+    """uint8 (or 0..255 float) HxWx3 RGB -> float64 HxW luma in [16, 235], as MATLAB's rgb2ycbcr."""
+    rgb = image.astype(np.float64)
+    return 16.0 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255.0
+
+
+def _crop(image: np.ndarray, crop_border: int) -> np.ndarray:
+    return image[crop_border:-crop_border, crop_border:-crop_border] if crop_border > 0 else image
+
+
+def _check_pair(sr: np.ndarray, hr: np.ndarray) -> None:
+    if sr.dtype != np.uint8 or hr.dtype != np.uint8:
+        raise TypeError(f"metrics take uint8 images (quantize the SR output first), got {sr.dtype} and {hr.dtype}")
+    if sr.shape != hr.shape:
+        raise ValueError(f"SR {sr.shape} and HR {hr.shape} differ in shape")
+
+
+def psnr_y(sr: np.ndarray, hr: np.ndarray, *, crop_border: int) -> float:
+    """PSNR (dB, peak 255) between the Y channels of two uint8 RGB images, `crop_border` pixels cropped per side."""
+    _check_pair(sr, hr)
+    return psnr(_crop(rgb_to_y(sr), crop_border), _crop(rgb_to_y(hr), crop_border))
+
+
+def ssim_y(sr: np.ndarray, hr: np.ndarray, *, crop_border: int) -> float:
+    """SSIM between the Y channels of two uint8 RGB images, `crop_border` pixels cropped per side."""
+    _check_pair(sr, hr)
+    return ssim(_crop(rgb_to_y(sr), crop_border), _crop(rgb_to_y(hr), crop_border))
+
+
+def psnr(x: np.ndarray, y: np.ndarray, *, peak: float = PEAK) -> float:
+    mse = np.mean((x.astype(np.float64) - y.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(peak * peak / mse))
+
+
+def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> np.ndarray:
+    offsets = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    weights = np.exp(-(offsets ** 2) / (2 * sigma * sigma))
+    return weights / weights.sum()
+
+
+def _filter_valid(image: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Separable correlation with `window` on both axes, keeping only the region the window fully covers."""
+    radius = len(window) // 2
+    filtered = correlate1d(correlate1d(image, window, axis=0, mode="constant"), window, axis=1, mode="constant")
+    return filtered[radius:-radius, radius:-radius]
+
+
+def ssim(x: np.ndarray, y: np.ndarray, *, peak: float = PEAK) -> float:
+    """Mean SSIM of two single-channel images on the 0..peak scale (Wang et al. 2004, Gaussian window, valid)."""
+    x = x.astype(np.float64)
+    y = y.astype(np.float64)
+    if min(x.shape) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {x.shape}")
+    window = gaussian_window()
+    c1 = (SSIM_K1 * peak) ** 2
+    c2 = (SSIM_K2 * peak) ** 2
+    mu_x = _filter_valid(x, window)
+    mu_y = _filter_valid(y, window)
+    sigma_x2 = _filter_valid(x * x, window) - mu_x ** 2
+    sigma_y2 = _filter_valid(y * y, window) - mu_y ** 2
+    sigma_xy = _filter_valid(x * y, window) - mu_x * mu_y
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sigma_xy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sigma_x2 + sigma_y2 + c2))
+    return float(ssim_map.mean())
+
+
+def quantize(sr: np.ndarray) -> np.ndarray:
+    """Float32 SR output in [0, 1] -> uint8: clamped, scaled by 255 in float32, rounded half to even.
+
+    Float32 arithmetic on purpose: it is what the reference evaluation scripts did with the network output.
+    """
+    return np.round(np.clip(sr.astype(np.float32), 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
