@@ -47,7 +47,8 @@ def resize_matrix(in_length: int, out_length: int, scale: float) -> torch.Tensor
 
 
 def round_half_away_from_zero_uint8(x: torch.Tensor) -> torch.Tensor:
-    return torch.clamp(torch.sign(x) * torch.floor(x.abs() + 0.5), 0, 255)
+    # floor(x + 0.5) is half away from zero for x >= 0; for x < 0 both roundings saturate to 0 anyway.
+    return torch.floor(x + 0.5).clamp_(0, 255)
 
 
 def imresize(image: torch.Tensor, scale: float, *, quantize_uint8: bool = True) -> torch.Tensor:
