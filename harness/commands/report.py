@@ -1,11 +1,24 @@
-"""`python -m harness report` (not implemented yet)."""
+"""`python -m harness report`: the reproduction report (HTML page and LaTeX tables) from trial records."""
 
 import argparse
+from pathlib import Path
+
+from harness.report import build_report, write_report
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
-    subparsers.add_parser(name, help="not implemented yet")
+    parser = subparsers.add_parser(name, help="render the reproduction report (HTML + LaTeX) from trial records",
+                                   description=__doc__)
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="results folder holding trials/<trial_id>.json (default: results)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: <results>/report)")
 
 
 def main(args: argparse.Namespace) -> int:
-    raise NotImplementedError("report")
+    out = args.out or args.results / "report"
+    report = build_report(args.results)
+    written = write_report(report, out)
+    print(f"wrote {out / 'report.html'}, {sum(path.suffix == '.png' for path in written)} figures and "
+          f"{sum(path.suffix == '.tex' for path in written)} LaTeX tables under {out}")
+    return 0

@@ -1,0 +1,467 @@
+"""The paper's Tables 1-6 and its numeric claims in the prose, as typed objects, plus rules that find where the paper
+contradicts itself.
+
+The transcription lives in `paper_tables.json` beside this module: one entry per printed number, with the string as
+printed and the line of `mren-paper.txt` it came from. Parameters are integers (298K -> 298000), "Flops" are
+integers (23.8G -> 23800000000), numbers printed "--" are null. Tables 1-4 and 6 do not print their scale;
+`Paper.inferred_scales` derives it from the numbers themselves, and the findings say so. Numbers the text quotes
+are `text_claims`: each names the cells it speaks about, so rules can check it.
+"""
+
+import functools
+import itertools
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+
+import pydantic
+
+Column = Literal["psnr_y", "ssim_y", "params", "macs"]
+TABLE_NAMES = ("table1", "table2", "table3", "table4", "table5", "table6")
+ABLATION_TABLES = ("table1", "table2", "table3", "table4")
+SCALES = (2, 3, 4)
+# The output size every "Flops" number in lightweight SR refers to (IMDN's convention, 1280x720 HR).
+MACS_HR_PIXELS = 1280 * 720
+UNITS = {"params": 1000, "macs": 1e9}  # the paper prints parameters in K and Flops in G
+
+
+class _Frozen(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class CellRef(_Frozen):
+    table: str
+    row: str
+    column: Column
+    dataset: str | None = None
+    scale: int | None = None
+
+    def describe(self) -> str:
+        scale = f" ×{self.scale}" if self.scale else ""
+        dataset = f" {self.dataset}" if self.dataset else ""
+        return f"{TABLE_TITLES[self.table]}{scale} {self.row}{dataset} {COLUMN_TITLES[self.column]}"
+
+
+class PaperValue(_Frozen):
+    table: str
+    scale: int | None  # printed scale (Table 5 only)
+    row: str
+    column: Column
+    dataset: str | None
+    value: float | int | None  # None where the paper prints "--"
+    printed: str
+    line: int  # line of mren-paper.txt
+
+    def ref(self) -> CellRef:
+        return CellRef(table=self.table, row=self.row, column=self.column, dataset=self.dataset, scale=self.scale)
+
+
+class TableColumn(_Frozen):
+    column: Column
+    dataset: str | None
+    label: str  # header as printed
+
+
+class TableRow(_Frozen):
+    key: str  # the row name used in trial records' `feeds`
+    label: str  # as printed
+    scale: int | None = None  # Table 5 only
+    year: int | None = None  # Table 5 only; the paper prints none for MREN and MREN-L
+
+
+class PaperTable(_Frozen):
+    name: str
+    title: str
+    row_header: str
+    reference_row: str | None  # the full model in an ablation table
+    full_model: str | None = None  # the Table 5 method the reference row is
+    columns: tuple[TableColumn, ...]
+    rows: tuple[TableRow, ...]
+
+
+class TextClaim(_Frozen):
+    id: str
+    where: str
+    kind: Literal["value", "rank", "order", "difference", "ratio"]
+    quote: str
+    claimed: float | None = None
+    printed: str | None = None
+    rank: int | None = None
+    cells: tuple[CellRef, ...] = ()  # value: each must equal `claimed`; rank: each must have `rank` in its column
+    pairs: tuple[tuple[CellRef, CellRef], ...] = ()  # order: first > second; difference/ratio: readings of the claim
+
+
+class TrainingEpochs(_Frozen):
+    ablation: int
+    final: int
+    quote: str
+
+
+class _PaperFile(_Frozen):
+    source: str
+    units: dict[str, str]
+    training_epochs: TrainingEpochs
+    tables: dict[str, dict]
+    values: tuple[PaperValue, ...]
+    text_claims: tuple[TextClaim, ...]
+
+
+TABLE_TITLES = {name: f"Table {name[-1]}" for name in TABLE_NAMES}
+COLUMN_TITLES = {"psnr_y": "PSNR", "ssim_y": "SSIM", "params": "parameters", "macs": "Flops"}
+
+
+@dataclass(frozen=True)
+class Paper:
+    source: str
+    training_epochs: TrainingEpochs
+    tables: dict[str, PaperTable]
+    values: tuple[PaperValue, ...]
+    claims: tuple[TextClaim, ...]
+
+    @functools.cached_property
+    def _index(self) -> dict[CellRef, PaperValue]:
+        return {value.ref(): value for value in self.values}
+
+    def lookup(self, ref: CellRef) -> PaperValue | None:
+        return self._index.get(ref)
+
+    def value(self, table: str, row: str, column: Column, dataset: str | None = None,
+              scale: int | None = None) -> PaperValue:
+        ref = CellRef(table=table, row=row, column=column, dataset=dataset, scale=scale)
+        if ref not in self._index:
+            raise KeyError(f"the paper prints no value at {ref.describe()}")
+        return self._index[ref]
+
+    def cell_value(self, table: str, row: str, column: TableColumn, scale: int | None) -> float | int | None:
+        """The number printed in `table` at (`row`, `column`), None where the paper prints "--" or nothing."""
+        value = self.lookup(CellRef(table=table, row=row, column=column.column, dataset=column.dataset, scale=scale))
+        return None if value is None else value.value
+
+    def values_of(self, table: str) -> list[PaperValue]:
+        return [value for value in self.values if value.table == table]
+
+    @functools.cached_property
+    def inferred_scales(self) -> dict[str, "ScaleInference"]:
+        """Tables 1-4 and 6 by name: the scale their numbers belong to, with the evidence."""
+        return {name: _infer_scale(self, name) for name in TABLE_NAMES if name != "table5"}
+
+
+@dataclass(frozen=True)
+class ScaleInference:
+    scale: int
+    evidence: str
+
+
+@functools.cache
+def load_paper() -> Paper:
+    raw = json.loads(resources.files("harness").joinpath("paper_tables.json").read_text(encoding="utf-8"))
+    parsed = _PaperFile.model_validate(raw)
+    tables = {name: PaperTable.model_validate({"name": name, **table}) for name, table in parsed.tables.items()}
+    if tuple(tables) != TABLE_NAMES:
+        raise ValueError(f"paper_tables.json holds tables {list(tables)}, expected {list(TABLE_NAMES)}")
+    refs = [value.ref() for value in parsed.values]
+    if len(set(refs)) != len(refs):
+        raise ValueError("paper_tables.json holds a cell twice")
+    return Paper(source=parsed.source, training_epochs=parsed.training_epochs, tables=tables,
+                 values=parsed.values, claims=parsed.text_claims)
+
+
+def _infer_scale(paper: Paper, table: str) -> ScaleInference:
+    """Which Table 5 scale the unscaled table's numbers belong to: the scale at which most of them reappear."""
+    if table in ABLATION_TABLES:
+        spec = paper.tables[table]
+        pairs = [(value, CellRef(table="table5", row=spec.full_model or "", column=value.column,
+                                 dataset=value.dataset, scale=scale))
+                 for value in paper.values_of(table) if value.row == spec.reference_row for scale in SCALES]
+        described = f"its reference row {spec.reference_row!r} (the full model, {spec.full_model})"
+    else:
+        pairs = [(value, CellRef(table="table5", row=value.row, column=value.column, dataset=value.dataset,
+                                 scale=scale))
+                 for value in paper.values_of(table) if value.column != "macs" for scale in SCALES]
+        described = "its rows"
+    matches = {scale: 0 for scale in SCALES}
+    totals = {scale: 0 for scale in SCALES}
+    for value, ref in pairs:
+        other = paper.lookup(ref)
+        if other is not None and other.value is not None:
+            totals[ref.scale] += 1
+            matches[ref.scale] += other.value == value.value
+    best = max(SCALES, key=lambda scale: matches[scale])
+    return ScaleInference(scale=best, evidence=f"{TABLE_TITLES[table]} prints no scale; {matches[best]} of "
+                                               f"{totals[best]} numbers of {described} equal Table 5 ×{best}")
+
+
+# --- findings: rules over the transcription ---------------------------------------------------------------------
+
+# contradiction: the paper disagrees with itself; mismatch: a number does not reproduce;
+# suspect: a number is implausible; note: context the reader needs.
+Severity = Literal["contradiction", "mismatch", "suspect", "note"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Severity
+    rule: str
+    title: str
+    detail: str
+    items: tuple[str, ...] = ()  # the instances, one line each
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    claim: TextClaim
+    holds: bool
+    evidence: tuple[str, ...]  # what the tables give, in words, one line per cell or comparison
+
+
+def format_number(column: str, value: float | int | None) -> str:
+    if value is None:
+        return "--"
+    if column == "params":
+        return f"{value / 1000:g}K"
+    if column == "macs":
+        return f"{value / 1e9:g}G"
+    if column == "ssim_y":
+        return f"{value:.4f}"
+    return f"{value:.2f}"
+
+
+def _resolve(paper: Paper, ref: CellRef) -> PaperValue:
+    value = paper.lookup(ref)
+    if value is None:
+        raise ValueError(f"text claim refers to a cell the transcription lacks: {ref.describe()}")
+    return value
+
+
+def _half_unit(printed: str) -> float:
+    """Half a unit of the last printed digit: the rounding error of a printed number."""
+    digits = "".join(ch for ch in printed if ch.isdigit() or ch == ".")
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    return 0.5 * 10 ** -decimals
+
+
+def _scaled_half_unit(value: PaperValue) -> float:
+    return _half_unit(value.printed) * UNITS.get(value.column, 1)
+
+
+def check_claim(paper: Paper, claim: TextClaim) -> ClaimCheck:
+    if claim.kind == "value":
+        values = [_resolve(paper, ref) for ref in claim.cells]
+        wrong = [value for value in values
+                 if value.value is None or not math.isclose(value.value, claim.claimed, rel_tol=1e-9)]
+        evidence = tuple(f"{value.ref().describe()} = {value.printed}" for value in values)
+        return ClaimCheck(claim, holds=not wrong, evidence=evidence)
+    if claim.kind == "rank":
+        checks = []
+        for ref in claim.cells:
+            value = _resolve(paper, ref)
+            column = [other.value for other in paper.values_of(ref.table)
+                      if other.column == ref.column and other.dataset == ref.dataset and other.scale == ref.scale
+                      and other.value is not None]
+            rank = 1 + sum(other > value.value for other in column)
+            checks.append((rank == claim.rank, f"{ref.describe()} {value.printed} ranks {rank} of {len(column)}"))
+        return ClaimCheck(claim, holds=all(ok for ok, _ in checks), evidence=tuple(text for _, text in checks))
+    if claim.kind == "order":
+        broken = []
+        for higher_ref, lower_ref in claim.pairs:
+            higher, lower = _resolve(paper, higher_ref), _resolve(paper, lower_ref)
+            if not higher.value > lower.value:
+                relation = "equals" if higher.value == lower.value else "is below"
+                broken.append(f"{higher_ref.describe()} {higher.printed} {relation} "
+                              f"{lower_ref.row} {lower.printed}")
+        evidence = tuple(broken) if broken else (f"all {len(claim.pairs)} comparisons hold",)
+        return ClaimCheck(claim, holds=not broken, evidence=evidence)
+    readings = []
+    for first_ref, second_ref in claim.pairs:
+        first, second = _resolve(paper, first_ref), _resolve(paper, second_ref)
+        if claim.kind == "difference":
+            result = first.value - second.value
+            tolerance = (_scaled_half_unit(first) + _scaled_half_unit(second)
+                         + _half_unit(claim.printed) * UNITS.get(first.column, 1))
+            shown = format_number(first.column, result) if first.column in ("params", "macs") else f"{result:.4g}"
+            text = f"{first_ref.describe()} {first.printed} − {second_ref.row} {second.printed} = {shown}"
+        else:
+            result = first.value / second.value
+            tolerance = _half_unit(claim.printed.rstrip("%")) / 100 + 0.01  # "about": one percent point of slack
+            text = f"{first_ref.describe()} {first.printed} / {second_ref.row} {second.printed} = {result:.1%}"
+        readings.append((abs(result - claim.claimed) <= tolerance, text))
+    return ClaimCheck(claim, holds=all(ok for ok, _ in readings),
+                      evidence=tuple(f"{text} ({'agrees' if ok else 'differs'})" for ok, text in readings))
+
+
+def check_claims(paper: Paper) -> list[ClaimCheck]:
+    return [check_claim(paper, claim) for claim in paper.claims]
+
+
+def consistency_findings(paper: Paper) -> list[Finding]:
+    """Every place where the paper's numbers disagree with each other or with its prose, found by rules."""
+    inferences = paper.inferred_scales
+    inferred = ", ".join(f"Table {name[-1]} ×{inference.scale}" for name, inference in inferences.items())
+    evidence = " ".join(inference.evidence + "." for inference in inferences.values())
+    findings = [Finding("note", "inferred-scale", f"Tables {', '.join(name[-1] for name in inferences)} print no "
+                        f"scale; inferred from their numbers: {inferred}", evidence)]
+    for check in check_claims(paper):
+        if not check.holds:
+            claimed = f"rank {check.claim.rank}" if check.claim.kind == "rank" else check.claim.printed
+            detail = f"Section {check.claim.where}. " + (f"Claimed {claimed}; the" if claimed else "The")
+            findings.append(Finding("contradiction", "text-claim", f"The text says “{check.claim.quote}”",
+                                    f"{detail} tables give:", check.evidence))
+    findings += _same_cell_disagrees(paper)
+    findings += _reference_rows(paper)
+    findings += _params_across_scales(paper)
+    findings += _duplicate_results(paper)
+    findings += _rank_mismatch(paper)
+    findings += _macs_per_parameter(paper)
+    return findings
+
+
+def _aliases(paper: Paper) -> list[tuple[PaperValue, CellRef]]:
+    """Numbers of Tables 1-4 and 6 paired with the Table 5 cell that must print the same: the ablations' full model
+    has the final model's architecture (its parameters), Table 6 repeats Table 5's models and evaluations. The
+    ablations' PSNR and SSIM come from shorter training and may differ (see `_reference_rows`)."""
+    aliases = []
+    for name, inference in paper.inferred_scales.items():
+        spec = paper.tables[name]
+        for value in paper.values_of(name):
+            if name in ABLATION_TABLES and value.row == spec.reference_row and value.column == "params":
+                row = spec.full_model or ""
+            elif name == "table6" and value.column != "macs":
+                row = value.row
+            else:
+                continue
+            aliases.append((value, CellRef(table="table5", row=row, column=value.column, dataset=value.dataset,
+                                           scale=inference.scale)))
+    return aliases
+
+
+def _same_cell_disagrees(paper: Paper) -> list[Finding]:
+    groups: dict[CellRef, list[PaperValue]] = {}
+    for value, target in _aliases(paper):
+        groups.setdefault(target, []).append(value)
+    findings = []
+    for target, values in groups.items():
+        table5 = paper.lookup(target)
+        printed = ([table5] if table5 else []) + values
+        if len({value.value for value in printed}) > 1:
+            where = "; ".join(f"{TABLE_TITLES[value.table]} row {value.row!r}: {value.printed}" for value in printed)
+            findings.append(Finding("contradiction", "same-quantity",
+                                    f"{target.describe()} is printed with different values", where))
+    return findings
+
+
+def _reference_rows(paper: Paper) -> list[Finding]:
+    """The ablations' full model against the final model of Table 5, which is said to train longer."""
+    epochs = paper.training_epochs
+    equal = []
+    for name in ABLATION_TABLES:
+        spec = paper.tables[name]
+        scale = paper.inferred_scales[name].scale
+        ablation = [paper.value(name, spec.reference_row or "", metric, "Set5") for metric in ("psnr_y", "ssim_y")]
+        final = [paper.value("table5", spec.full_model or "", metric, "Set5", scale) for metric in ("psnr_y", "ssim_y")]
+        if ablation[0].value == final[0].value and epochs.ablation != epochs.final:
+            equal.append((name, spec, scale, ablation, final))
+    if not equal:
+        return []
+    _, spec, scale, ablation, final = equal[0]
+    tables = ", ".join(TABLE_TITLES[name] for name, *_ in equal)
+    return [Finding(
+        "suspect", "ablation-equals-final",
+        f"The ablations' full model has the final {spec.full_model}'s Set5 PSNR ({final[0].printed} dB, "
+        f"Table 5 ×{scale}) although trained {epochs.ablation} instead of {epochs.final} epochs",
+        f"{tables} print {ablation[0].printed} / {ablation[1].printed} for the full model; Table 5 prints "
+        f"{final[0].printed} / {final[1].printed}. The paper says: “{epochs.quote}”. Training "
+        f"{epochs.final / epochs.ablation:.3g}× longer and landing on the same PSNR while SSIM moves is unlikely; "
+        f"either the ablation rows reuse the final PSNR or the epoch counts are not what was run.")]
+
+
+def _params_across_scales(paper: Paper) -> list[Finding]:
+    """A fixed architecture's parameter count changes with the scale only through its upsampler: a count equal at two
+    scales but different at the third fits no upsampler design."""
+    findings = []
+    for row in dict.fromkeys(row.key for row in paper.tables["table5"].rows):
+        counts = {scale: paper.lookup(CellRef(table="table5", row=row, column="params", scale=scale))
+                  for scale in SCALES}
+        if any(value is None or value.value is None for value in counts.values()):
+            continue
+        distinct = {value.value for value in counts.values()}
+        if len(distinct) == 2:
+            listing = ", ".join(f"×{scale} {value.printed}" for scale, value in counts.items())
+            findings.append(Finding(
+                "suspect", "params-across-scales", f"{row}'s parameter count is equal at two scales but not the third",
+                f"Table 5: {listing}. The scale changes only the upsampler, so a count is either the same at all "
+                f"scales or differs at each; one of these numbers is likely copied from another model."))
+    return findings
+
+
+def _duplicate_results(paper: Paper) -> list[Finding]:
+    """Two rows printing the same PSNR and SSIM on a set. Across unrelated methods in a crowded column that can be
+    chance; between variants of one model (names sharing a stem, e.g. MREN and MREN-L, from the same authors) of
+    different size, a copied row is the likelier explanation."""
+    findings = []
+    results: dict[tuple, list[str]] = {}
+    for value in paper.values_of("table5"):
+        if value.column == "psnr_y":
+            ssim = paper.value("table5", value.row, "ssim_y", value.dataset, value.scale)
+            results.setdefault((value.scale, value.dataset, value.printed, ssim.printed), []).append(value.row)
+    for (scale, dataset, psnr, ssim), rows in results.items():
+        if len(rows) < 2:
+            continue
+        variants = any(a != b and b.startswith(a) for a in rows for b in rows)
+        params = ", ".join(f"{row} {paper.value('table5', row, 'params', None, scale).printed}" for row in rows)
+        findings.append(Finding(
+            "suspect" if variants else "note", "duplicate-result",
+            f"{' and '.join(rows)} print the same ×{scale} {dataset} result ({psnr} / {ssim})",
+            f"Table 5 ×{scale} {dataset}, parameters {params}. "
+            + ("Variants of one model of different size matching to the last digit in both PSNR and SSIM suggests "
+               "a copied row." if variants else "Possibly chance in a crowded column.")))
+    return findings
+
+
+def _rank_mismatch(paper: Paper) -> list[Finding]:
+    """PSNR and SSIM rank methods alike; a method whose two ranks sit half a table apart has a mistyped number."""
+    findings = []
+    for scale, dataset in itertools.product(SCALES, ("Set5", "Set14", "B100", "Urban100")):
+        pairs = {}
+        for value in paper.values_of("table5"):
+            if value.scale == scale and value.dataset == dataset and value.column == "psnr_y":
+                pairs[value.row] = (value, paper.value("table5", value.row, "ssim_y", dataset, scale))
+        for row, (psnr, ssim) in pairs.items():
+            psnr_rank = _average_rank(psnr.value, [other.value for other, _ in pairs.values()])
+            ssim_rank = _average_rank(ssim.value, [other.value for _, other in pairs.values()])
+            if abs(psnr_rank - ssim_rank) >= len(pairs) / 2:
+                findings.append(Finding(
+                    "suspect", "psnr-ssim-rank", f"{row} ×{scale} {dataset}: PSNR and SSIM disagree on its rank",
+                    f"PSNR {psnr.printed} ranks {psnr_rank:g} of {len(pairs)}, SSIM {ssim.printed} ranks "
+                    f"{ssim_rank:g}; one of the two is probably mistyped (line {psnr.line})."))
+    return findings
+
+
+def _average_rank(value: float, column: list[float]) -> float:
+    above = sum(other > value for other in column)
+    ties = sum(other == value for other in column)
+    return above + (ties + 1) / 2
+
+
+def _macs_per_parameter(paper: Paper) -> list[Finding]:
+    """A network whose layers run at the LR resolution costs about params × LR pixels MACs, so MACs per parameter
+    is nearly the same across the lightweight models of one table; a far outlier was counted differently."""
+    ratios = {}
+    for value in paper.values_of("table6"):
+        if value.column == "macs":
+            params = paper.value("table6", value.row, "params")
+            ratios[value.row] = (value.value / params.value, value, params)
+    typical = statistics.median(ratio for ratio, _, _ in ratios.values())
+    scale = paper.inferred_scales["table6"].scale
+    findings = []
+    for row, (ratio, macs, params) in ratios.items():
+        if ratio < typical / 2 or ratio > typical * 2:
+            lr_pixels = ", ".join(f"×{s} {MACS_HR_PIXELS // (s * s):,}" for s in SCALES)
+            findings.append(Finding(
+                "suspect", "macs-per-parameter", f"{row}'s Flops are {ratio / typical:.2f}× what its size predicts",
+                f"Table 6: {macs.printed} / {params.printed} = {ratio:,.0f} MACs per parameter against a median of "
+                f"{typical:,.0f} for the table's methods. At about params × LR pixels, with a 1280×720 output the "
+                f"LR image has {lr_pixels} pixels; the table is otherwise ×{scale}."))
+    return findings

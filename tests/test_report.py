@@ -1,0 +1,154 @@
+"""`python -m harness report`: the HTML page, its figures and the LaTeX tables, on a synthetic results folder."""
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_tables import write_record, write_results
+
+from harness.cli import main
+from harness.report import latex_escape
+
+FIGURES = {"psnr_vs_mrebs", "psnr_vs_comm_weight", "tradeoff_params", "tradeoff_macs", "training_curves",
+           "visual_Set5_x4"}
+HOSTILE_MODEL = "<script>alert(1)</script>"
+HOSTILE_ROW = "<script>x</script> & $1_000 {50%}"
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    results = write_results(tmp_path_factory.mktemp("report") / "results")
+    write_record(results, "hostile", model=HOSTILE_MODEL, profile="<b>smoke</b>", feeds=[("table5", HOSTILE_ROW)],
+                 model_config={"variant": "<script>variant</script>"}, metrics={"Set5": (30.0, 0.85)})
+    out = results / "report"
+    assert main(["report", "--results", str(results), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def html(report_dir: Path) -> str:
+    return (report_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_writes_html_figures_and_six_latex_tables(report_dir: Path, html: str) -> None:
+    assert {path.stem for path in (report_dir / "figures").glob("*.png")} == FIGURES
+    assert sorted(path.name for path in (report_dir / "latex").glob("*.tex")) == [f"table{n}.tex" for n in range(1, 7)]
+    # self-contained: every figure is embedded, nothing is linked
+    assert html.count('src="data:image/png;base64,') == len(FIGURES)
+    for path in (report_dir / "figures").glob("*.png"):
+        assert base64.b64encode(path.read_bytes()).decode("ascii") in html
+    assert not re.search(r'(src|href)="(?!data:|#)', html)
+    for name in ("table1", "table2", "table3", "table4", "table5", "table6"):
+        assert f'data-table="{name}"' in html
+    for section in ("findings", "conventions", "environment", "visual", "trials"):
+        assert f'id="{section}"' in html
+    assert "MATLAB rgb2ycbcr" in html and "abc1234" in html and "Test CPU" in html
+
+
+def test_published_imdn_weights_show_difference_zero(report_dir: Path, html: str) -> None:
+    table5 = (report_dir / "latex" / "table5.tex").read_text()
+    imdn_x4 = table5.split("Table 5 ($\\times$4)")[1]
+    reproduced, difference = imdn_x4.split("IMDN & 2019")[1].splitlines()[1:3]
+    assert reproduced.startswith(r"\quad reproduced &  & 715.0K & 32.210 & 0.89480 & 28.580")
+    assert difference == r"\quad difference &  & +0.0K" + " & +0.00 & +0.0000" * 4 + r" \\"
+    assert '<td class="ok">32.210<span class="diff">+0.00</span></td>' in html
+
+
+def test_findings_are_generated(html: str) -> None:
+    assert "MREN with network model parameters of only 298K" in html
+    assert "Table 5 ×2 MREN parameters = 274K" in html
+    assert "miss the paper" in html
+
+
+def test_html_escapes_names_from_records(html: str) -> None:
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;script&gt;x&lt;/script&gt; &amp; $1_000 {50%}" in html
+    assert "&lt;b&gt;smoke&lt;/b&gt;" in html
+
+
+def test_latex_escapes_every_string(report_dir: Path) -> None:
+    table5 = (report_dir / "latex" / "table5.tex").read_text()
+    assert "<script" not in table5
+    assert r"\textless{}script\textgreater{}x\textless{}/script\textgreater{} \& \$1\_000 \{50\%\}" in table5
+    assert latex_escape("a&b%c$d#e_f{g}h~i^j\\k<l>m|n") == (
+        r"a\&b\%c\$d\#e\_f\{g\}h\textasciitilde{}i\textasciicircum{}j\textbackslash{}k\textless{}l\textgreater{}m"
+        r"\textbar{}n")
+    assert latex_escape("×4 −0.1 ± é") == r"$\times$4 $-$0.1 $\pm$ e"
+
+
+def test_empty_results_folder_reports_paper_only(tmp_path: Path) -> None:
+    (tmp_path / "results").mkdir()
+    assert main(["report", "--results", str(tmp_path / "results")]) == 0
+    html = (tmp_path / "results" / "report" / "report.html").read_text()
+    assert "No visual comparison" in html and "not run" in html
+    assert len(list((tmp_path / "results" / "report" / "latex").glob("*.tex"))) == 6
+
+
+def test_missing_results_folder_is_a_user_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["report", "--results", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if shutil.which(name):
+            return shutil.which(name)
+    message = "chromium not found (apt-get install chromium)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+PROBE = """<script>
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var probe = document.createElement("pre");
+  probe.id = "probe";
+  probe.textContent = JSON.stringify({
+    images: images.length,
+    decoded: images.filter(function (image) { return image.complete && image.naturalWidth > 0; }).length,
+    tables: Array.prototype.map.call(document.querySelectorAll("table.repro"),
+                                     function (table) { return table.dataset.table; }),
+    rows: document.querySelectorAll("table.repro tbody tr").length,
+    scripts: document.scripts.length
+  });
+  document.body.appendChild(probe);
+});
+</script>"""
+
+
+def test_page_renders_in_headless_chromium(report_dir: Path, html: str, tmp_path: Path) -> None:
+    browser = _chromium()
+    page = tmp_path / "page.html"
+    page.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")  # a copy: the report has no script
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+               page.as_uri()]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+    probe = json.loads(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S).group(1).replace("&amp;", "&"))
+    assert probe["tables"] == ["table1", "table2", "table3", "table4", "table5", "table6"]
+    assert probe["images"] == len(FIGURES) and probe["decoded"] == len(FIGURES)
+    assert probe["rows"] > 60
+    assert probe["scripts"] == 1  # only the probe: names from records did not become scripts
+
+
+def test_latex_compiles(report_dir: Path, tmp_path: Path) -> None:
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        pytest.skip("pdflatex not installed")
+    for path in (report_dir / "latex").glob("*.tex"):
+        shutil.copy(path, tmp_path / path.name)
+    inputs = "\n".join(rf"\input{{table{n}}}\clearpage" for n in range(1, 7))
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+                                      f"{inputs}\n\\end{{document}}\n")
+    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 0

@@ -1,0 +1,223 @@
+"""Aggregation of trial records into the paper's tables. `write_record` and `write_results` build synthetic results
+folders for the report and check tests too."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from harness.errors import UserError
+from harness.paper import load_paper
+from harness.tables import build_tables, load_records, long_form, reproduction_findings
+
+CONVENTIONS = {
+    "y_channel": "BT.601 as MATLAB rgb2ycbcr, Y = 16 + (65.481 R + 128.553 G + 24.966 B)/255, not rounded",
+    "crop_border": 4,
+    "sr_quantization": "clamp to [0,1], x255, round half to even, uint8",
+    "psnr_peak": 255,
+    "ssim": "Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, valid region",
+    "hr_crop": "to a multiple of the scale",
+    "lr_source": "MATLAB-exact bicubic imresize of the HR",
+    "grayscale": "replicated to three channels",
+    "dataset_mean": "mean over images",
+}
+
+
+def write_record(results: Path, trial_id: str, *, model: str = "mren", scale: int = 4, seed: int = 0,
+                 feeds: list[tuple[str, str]] = (), metrics: dict[str, tuple[float, float]] | None = None,
+                 params: int | None = 298000, macs: int | None = 23_800_000_000, model_config: dict | None = None,
+                 profile: str | None = "smoke", weights: str | None = None, iterations: int = 60,
+                 visuals: dict | None = None, mode: str | None = None) -> dict:
+    metrics = {"Set5": (32.0, 0.89)} if metrics is None else metrics
+    mode = mode or ("evaluate" if weights else "train")
+    trains = mode == "train"
+    record = {
+        "schema_version": 1,
+        "trial_id": trial_id,
+        "status": "done",
+        "config": {"model": model, "model_config": {"scale": scale, **(model_config or {})}, "scale": scale,
+                   "mode": mode, "profile": profile if trains else None,
+                   "train": {"iterations": iterations} if trains else None,
+                   "weights": weights, "eval_sets": list(metrics), "seed": seed},
+        "feeds": [{"table": table, "row": row} for table, row in feeds],
+        "metrics": {name: {"dataset": name, "scale": scale, "psnr_y": psnr, "ssim_y": ssim,
+                           "images": [{"name": "baby", "psnr_y": psnr, "ssim_y": ssim}],
+                           "conventions": {**CONVENTIONS, "crop_border": scale}}
+                    for name, (psnr, ssim) in metrics.items()},
+        "params": params,
+        "macs": macs,
+        "macs_input": {"hr_height": 720, "hr_width": 1280, "lr_height": 720 // scale, "lr_width": 1280 // scale},
+        "macs_unsupported": {"aten::mul": 36},
+        "training": None if not trains else {
+            "iterations": iterations, "seconds": 12.3, "resumed_from_iteration": None,
+            "curve": [[step, 0.1 * math.exp(-step / 40) + 0.02 * seed] for step in range(10, iterations + 1, 10)]},
+        "seconds": 20.5,
+        "environment": {"device": "cpu", "device_name": "Test CPU", "torch_threads": 1, "cuda": None,
+                        "python": "3.11.7", "platform": "Linux", "hostname": "test", "torch": "2.13.0",
+                        "libraries": {"torch": "2.13.0", "numpy": "2.4.6"}, "git_commit": "abc1234",
+                        "git_dirty": False},
+        "finished_at": f"2026-11-25T18:00:{seed:02d}+00:00",
+    }
+    if visuals:
+        record["visuals"] = visuals
+    path = results / "trials" / f"{trial_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2))
+    return record
+
+
+IMDN_X4 = {"Set5": (32.21, 0.8948), "Set14": (28.58, 0.7811), "B100": (27.56, 0.7353), "Urban100": (26.04, 0.7838)}
+
+
+VISUAL_BOX = [8, 12, 24, 32]  # top, left, height, width
+
+
+def write_visual(results: Path, name: str, shade: int, whole: bool = False) -> None:
+    """A small test image: the crop itself, or (whole=True) a larger image the crop must be cut from."""
+    height, width = (64, 80) if whole else VISUAL_BOX[2:]
+    rows, columns = np.mgrid[0:height, 0:width]
+    pixels = np.stack([(rows * 4 + shade) % 256, (columns * 3) % 256, np.full_like(rows, shade)], axis=-1)
+    path = results / "visuals" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels.astype(np.uint8)).save(path)
+
+
+def visuals_of(results: Path, trial_id: str, shade: int) -> dict:
+    write_visual(results, f"{trial_id}_Set5", shade, whole=shade % 2 == 1)
+    return {"Set5": {"image": "baby", "box": VISUAL_BOX, "file": f"visuals/{trial_id}_Set5.png",
+                     "hr_file": "visuals/hr_Set5_baby.png"}}
+
+
+def write_results(results: Path) -> Path:
+    """A small results folder: Table 1 rows 3 and 6 with two seeds each, a Table 3 ablation, published IMDN weights
+    at ×4 (the published numbers, so the difference is 0.00), MREN at ×2 for Table 5 and a complexity-only MREN ×2
+    for Table 6, MREN at ×4 for Table 5, a bicubic row the paper lacks, and visuals for Set5 at ×4."""
+    write_visual(results, "hr_Set5_baby", 200)
+    for seed, (ref, few) in enumerate([(32.10, 31.90), (32.14, 31.94)]):
+        write_record(results, f"full{seed}", seed=seed, feeds=[("table1", "6"), ("table2", "0.2"), ("table3", "SCACB"),
+                                                               ("table4", "DRACB")],
+                     metrics={"Set5": (ref, 0.8930 + seed * 1e-4)}, model_config={"n_mreb": 6})
+        write_record(results, f"three{seed}", seed=seed, feeds=[("table1", "3")],
+                     metrics={"Set5": (few, 0.8900 + seed * 1e-4)}, params=196_000, model_config={"n_mreb": 3})
+    write_record(results, "osa0", feeds=[("table3", "OSA")], metrics={"Set5": (32.05, 0.8925)}, params=245_000,
+                 model_config={"scacb": "spatial_only"})
+    write_record(results, "imdn4", model="imdn", weights="imdn_x4.pth", feeds=[("table5", "IMDN")], metrics=IMDN_X4,
+                 params=715_000, macs=40_900_000_000, visuals=visuals_of(results, "imdn4", 120))
+    write_record(results, "mren4", feeds=[("table5", "MREN")], profile="full", iterations=200,
+                 metrics={name: (psnr - 0.1, ssim - 0.002) for name, (psnr, ssim) in IMDN_X4.items()},
+                 visuals=visuals_of(results, "mren4", 161))
+    write_record(results, "mren2", scale=2, feeds=[("table5", "MREN")],
+                 metrics={"Set14": (33.50, 0.9170), "Urban100": (31.80, 0.9240)}, params=274_000,
+                 macs=60_000_000_000)
+    write_record(results, "mren2macs", scale=2, mode="complexity", feeds=[("table6", "MREN")], metrics={},
+                 params=274_000, macs=60_000_000_000)
+    write_record(results, "bicubic4", model="bicubic", weights="none", feeds=[("table5", "Bicubic")],
+                 metrics={"Set5": (28.42, 0.8104)}, params=0, macs=0, visuals=visuals_of(results, "bicubic4", 40))
+    return results
+
+
+@pytest.fixture()
+def results(tmp_path: Path) -> Path:
+    return write_results(tmp_path / "results")
+
+
+def test_tables_mirror_the_paper(results: Path) -> None:
+    paper = load_paper()
+    tables = build_tables(paper, load_records(results))
+    assert list(tables) == [f"table{n}" for n in range(1, 7)]
+    for name, table in tables.items():
+        paper_labels = [column.label for column in paper.tables[name].columns]
+        assert list(dict.fromkeys(table.frame.columns.get_level_values("column"))) == paper_labels
+        paper_rows = [(row.scale, row.key) if name == "table5" else row.key for row in paper.tables[name].rows]
+        assert [row for row in table.frame.index if row in set(paper_rows)] == paper_rows
+    table5 = tables["table5"]
+    assert table5.rows.loc[(4, "Bicubic"), "status"] == "not in paper"
+    assert table5.rows.loc[(3, "MREN"), "status"] == "not run"
+    assert table5.frame.loc[(3, "MREN"), ("PSNR(Set5)", "paper")] == 34.42
+    assert math.isnan(table5.frame.loc[(3, "MREN"), ("PSNR(Set5)", "reproduced")])
+
+
+def test_published_imdn_weights_differ_by_zero(results: Path) -> None:
+    table5 = build_tables(load_paper(), load_records(results))["table5"]
+    imdn = table5.frame.loc[(4, "IMDN")]
+    for dataset in ("Set5", "Set14", "B100", "Urban100"):
+        assert imdn[(f"PSNR({dataset})", "diff")] == pytest.approx(0, abs=1e-9)
+        assert imdn[(f"SSIM({dataset})", "diff")] == pytest.approx(0, abs=1e-9)
+    assert imdn[("parameters", "diff")] == 0
+
+
+def test_seeds_give_mean_std_and_significance(results: Path) -> None:
+    table1 = build_tables(load_paper(), load_records(results))["table1"]
+    six = table1.frame.loc["6", "PSNR(Set5)"]
+    assert six["reproduced"] == pytest.approx(32.12)
+    assert six["std"] == pytest.approx(np.std([32.10, 32.14], ddof=1))
+    assert six["n"] == 2 and six["diff"] == pytest.approx(32.12 - 32.24)
+    three = table1.frame.loc["3", "PSNR(Set5)"]
+    assert three["delta_ref"] == pytest.approx(-0.20)
+    assert three["paper_delta_ref"] == pytest.approx(32.06 - 32.24)
+    assert three["spread"] == pytest.approx(math.sqrt(2) * six["std"])
+    assert three["beyond_spread"] == 1.0
+    assert table1.rows.loc["3", "seeds"] == [0, 1]
+    assert table1.rows.loc["8", "status"] == "not run"
+    # a single-seed ablation has no spread to compare with
+    osa = build_tables(load_paper(), load_records(results))["table3"].frame.loc["OSA", "PSNR(Set5)"]
+    assert math.isnan(osa["spread"]) and math.isnan(osa["beyond_spread"])
+
+
+def test_table5_scale_comes_from_the_record(results: Path) -> None:
+    tables = build_tables(load_paper(), load_records(results))
+    assert tables["table5"].frame.loc[(2, "MREN"), ("PSNR(Set14)", "reproduced")] == pytest.approx(33.50)
+    assert tables["table5"].frame.loc[(4, "MREN"), ("PSNR(Set14)", "reproduced")] == pytest.approx(28.48)
+    assert math.isnan(tables["table5"].frame.loc[(3, "MREN"), ("PSNR(Set14)", "reproduced")])
+    table6 = tables["table6"]
+    assert table6.frame.loc["MREN", ("Flops", "paper")] == 23.8e9
+    assert table6.frame.loc["MREN", ("Flops", "reproduced")] == 60e9  # from the complexity-only trial
+    assert table6.frame.loc["MREN", ("PSNR(Set14)", "reproduced")] == pytest.approx(33.50)  # from Table 5 ×2
+    assert table6.rows.loc["MREN", "trials"] == ["mren2macs", "mren2"]
+    assert table6.rows.loc["IMDN", "status"] == "not run"
+
+
+def test_longest_trained_group_is_shown(results: Path) -> None:
+    write_record(results, "long0", feeds=[("table3", "OSA")], metrics={"Set5": (32.15, 0.8929)}, params=245_000,
+                 model_config={"scacb": "spatial_only"}, profile="full", iterations=1000)
+    table3 = build_tables(load_paper(), load_records(results))["table3"]
+    assert table3.frame.loc["OSA", ("PSNR(Set5)", "reproduced")] == pytest.approx(32.15)
+    assert "1 other run" in table3.rows.loc["OSA", "note"]
+
+
+def test_findings_say_what_does_not_reproduce(results: Path) -> None:
+    findings = reproduction_findings(build_tables(load_paper(), load_records(results)))
+    mismatches = {finding.title.split(":")[0]: finding for finding in findings if finding.severity == "mismatch"}
+    assert "6 PSNR(Set5): reproduced 32.12 ±0.03, paper 32.24 (-0.12; mren ×4, profile smoke, 2 seeds)" in \
+        mismatches["Table 1"].items
+    assert not any(finding.rule == "reproduces" and "Table 5" in finding.title for finding in findings)
+    assert len(long_form(build_tables(load_paper(), load_records(results)))) > 500
+
+
+def test_bad_records_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="does not exist"):
+        load_records(tmp_path / "missing")
+    (tmp_path / "trials").mkdir()
+    (tmp_path / "trials" / "broken.json").write_text("{not json")
+    with pytest.raises(UserError, match="broken.json"):
+        load_records(tmp_path)
+    (tmp_path / "trials" / "broken.json").write_text(json.dumps({"schema_version": 1, "trial_id": "x"}))
+    with pytest.raises(UserError, match="malformed at status"):
+        load_records(tmp_path)
+    (tmp_path / "trials" / "broken.json").write_text(json.dumps({"schema_version": 99}))
+    with pytest.raises(UserError, match="schema_version 99"):
+        load_records(tmp_path)
+
+
+def test_paper_effect_within_seed_spread_is_a_finding(results: Path) -> None:
+    for seed, psnr in enumerate([32.02, 32.12]):  # std 0.07: Table 1's 7-vs-6 effect (-0.04 dB) is within it
+        write_record(results, f"seven{seed}", seed=seed, feeds=[("table1", "7")], metrics={"Set5": (psnr, 0.893)},
+                     params=332_000, model_config={"n_mreb": 7})
+    findings = reproduction_findings(build_tables(load_paper(), load_records(results)))
+    notes = [finding for finding in findings if finding.rule == "ablation-within-noise"]
+    assert [finding.title for finding in notes if "Table 1 7 " in finding.title and "PSNR" in finding.title] == [
+        "Table 1 7 vs the full model, PSNR(Set5): the paper's effect is within the seed-to-seed spread"]
+    assert not [finding for finding in notes if "Table 1 3 " in finding.title]
