@@ -8,8 +8,6 @@ Layout of `out/`: `report.html`, `figures/<name>.png` (the same images the page 
 import base64
 import collections
 import datetime
-import os
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ import jinja2
 import numpy as np
 
 from harness import figures
+from harness.atomic import write_bytes_atomic
 from harness.paper import (ABLATION_TABLES, TABLE_NAMES, ClaimCheck, Finding, Paper, check_claims,
                            consistency_findings, format_number, load_paper)
 from harness.tables import (MISMATCH_TOLERANCE, ReproductionTable, TrialRecord, build_tables, format_diff,
@@ -343,25 +342,9 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
     files.update({out_dir / "latex" / f"{name}.tex": text.encode("utf-8") for name, text in report.latex.items()})
     files[out_dir / "report.html"] = report.html.encode("utf-8")  # last: the page appears once its parts exist
     for path, data in files.items():
-        _write_atomic(path, data)
+        write_bytes_atomic(path, data)
     figure_dir = out_dir / "figures"
     for stale in sorted(figure_dir.glob("*.png")):
         if stale not in files:  # a figure of an earlier report that this one no longer draws
             stale.unlink()
     return list(files)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """A temporary file beside `path`, then a rename; readable like any file the user creates (umask applies)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
