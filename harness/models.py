@@ -78,3 +78,22 @@ def _describe(annotation: Any) -> str:
 
 
 # --- registrations: each model family adds its own lines below ---
+
+from baselines.carn import CARNConfig, build_carn  # noqa: E402
+from baselines.imdn import IMDNConfig, build_imdn  # noqa: E402
+from baselines.srcnn import SRCNNConfig, build_srcnn  # noqa: E402
+from baselines.vdsr import VDSRConfig, build_vdsr  # noqa: E402
+
+register("srcnn", SRCNNConfig, build_srcnn)
+register("vdsr", VDSRConfig, build_vdsr)
+register("carn", CARNConfig, build_carn)
+register("imdn", IMDNConfig, build_imdn)
+
+from baselines.bicubic import BicubicConfig, build_bicubic  # noqa: E402
+
+register("bicubic", BicubicConfig, build_bicubic)
+
+from mren import MRENConfig, build_mren, mren_l_config  # noqa: E402
+
+register("mren", MRENConfig, build_mren)
+register("mren_l", MRENConfig, build_mren, default_config=mren_l_config)

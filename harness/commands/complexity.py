@@ -1,11 +1,111 @@
-"""`python -m harness complexity` (not implemented yet)."""
+"""`python -m harness complexity`: parameters and MACs of a registered model at a declared input size.
+
+The input convention is explicit: an HR output size (height x width, default 720x1280, i.e. 1280x720 video) and
+LR = HR // scale, the size the model is traced at. A given --hr-size must divide by the scale; the default is
+floored (1280x720 at x3 is traced at LR 240x426).
+"""
 
 import argparse
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from harness.atomic import write_json_atomic
+from harness.complexity import MacCount, count_macs, count_params
+from harness.errors import UserError
+from harness.models import build_model, make_config
+
+DEFAULT_HR_SIZE = (720, 1280)  # (height, width): the 1280x720 output that the MREN paper's Table 6 assumes
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
-    subparsers.add_parser(name, help="not implemented yet")
+    parser = subparsers.add_parser(name, help="parameters and MACs of a model at a declared input size",
+                                   description=__doc__)
+    parser.add_argument("--model", required=True, help="registered model name, e.g. imdn")
+    parser.add_argument("--scale", type=int, required=True, help="upscaling factor")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a model config field (repeatable)")
+    parser.add_argument("--hr-size", metavar="HxW",
+                        help="HR output height x width, divisible by the scale (default 720x1280, floored to the "
+                             "scale)")
+    parser.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE ('-': stdout only)")
 
 
 def main(args: argparse.Namespace) -> int:
-    raise NotImplementedError("complexity")
+    overrides = parse_overrides(args.set)
+    try:
+        config = make_config(args.model, args.scale, overrides)
+    except ValueError as error:  # the config's own validation, e.g. an unsupported scale
+        raise UserError(f"model {args.model!r}: {error}") from error
+    if args.hr_size is None:
+        hr_height, hr_width = DEFAULT_HR_SIZE
+    else:
+        hr_height, hr_width = parse_size(args.hr_size)
+        if hr_height % args.scale or hr_width % args.scale:
+            raise UserError(f"--hr-size {args.hr_size} is not divisible by the scale {args.scale}")
+    lr_height, lr_width = hr_height // args.scale, hr_width // args.scale
+    if lr_height < 1 or lr_width < 1:
+        raise UserError(f"--hr-size {hr_height}x{hr_width} leaves no LR pixel at x{args.scale}")
+
+    model = build_model(args.model, config)
+    params = count_params(model)
+    count = count_macs(model, lr_height, lr_width)
+    record = {
+        "model": args.model,
+        "scale": args.scale,
+        "model_config": dataclasses.asdict(config),
+        "params": params,
+        "macs": count.macs,
+        "hr_size": {"height": hr_height, "width": hr_width},
+        "lr_size": {"height": lr_height, "width": lr_width},
+        "sr_size": {"height": lr_height * args.scale, "width": lr_width * args.scale},
+        "unsupported_ops": count.unsupported,
+        "conventions": {
+            "macs": "fvcore FlopCountAnalysis total: one fused multiply-add counts one; biases and the operators "
+                    "in unsupported_ops are not counted",
+            "input": "one image, LR = HR // scale",
+        },
+    }
+    if args.json == "-":
+        print(json.dumps(record, indent=2))
+        return 0
+    print(describe(args.model, params, count, record))
+    if args.json:
+        write_json_atomic(Path(args.json), record)
+    return 0
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise UserError(f"--set {item!r} is not KEY=VALUE")
+        overrides[key.strip()] = value
+    return overrides
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match or int(match[1]) < 1 or int(match[2]) < 1:
+        raise UserError(f"--hr-size {text!r} is not HEIGHTxWIDTH with positive integers, e.g. 720x1280")
+    return int(match[1]), int(match[2])
+
+
+def describe(model_name: str, params: int, count: MacCount, record: dict[str, Any]) -> str:
+    hr, lr, sr = record["hr_size"], record["lr_size"], record["sr_size"]
+    lines = [
+        f"model {model_name} x{record['scale']}  {json.dumps(record['model_config'])}",
+        f"params {params:,} ({params / 1e3:.1f} K)",
+        f"MACs {count.macs / 1e9:.2f} G  (fvcore: one multiply-add = 1; biases not counted)",
+        f"input LR {lr['width']}x{lr['height']} (WxH) = HR {hr['width']}x{hr['height']} // {record['scale']}, "
+        f"one image; output {sr['width']}x{sr['height']}",
+    ]
+    if count.unsupported:
+        listed = ", ".join(f"{name.removeprefix('aten::')} x{calls}" for name, calls in count.unsupported.items())
+        lines.append(f"not counted (no fvcore handle): {listed}")
+    else:
+        lines.append("not counted: nothing (fvcore counted every operator)")
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+"""Baselines of the MREN paper's Table 5: parameter counts, shapes and gradients at every scale, IMDN fidelity."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from baselines import rgb_to_ycbcr, ycbcr_to_rgb
+from harness.checkpoint import load_weights
+from harness.complexity import count_params
+from harness.models import build_model, make_config
+
+BASELINES = ("srcnn", "vdsr", "carn", "imdn")
+SCALES = (2, 3, 4)
+TABLE5_PARAMS = {"srcnn": 57_000, "vdsr": 665_000, "carn": 1_592_000}  # the same at x2, x3 and x4
+IMDN_RELEASED_PARAMS = {2: 694_404, 3: 703_059, 4: 715_176}  # the authors' checkpoints, element for element
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("name", sorted(TABLE5_PARAMS))
+def test_parameter_count_within_one_percent_of_table5(name: str, scale: int) -> None:
+    params = count_params(build_model(name, make_config(name, scale)))
+    assert abs(params - TABLE5_PARAMS[name]) <= 0.01 * TABLE5_PARAMS[name], params
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_imdn_parameter_count_is_exact(scale: int) -> None:
+    assert count_params(build_model("imdn", make_config("imdn", scale))) == IMDN_RELEASED_PARAMS[scale]
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_carn_single_scale_variant_drops_the_other_upsamplers(scale: int) -> None:
+    single = count_params(build_model("carn", make_config("carn", scale, {"multi_scale": "false"})))
+    assert single == {2: 964_163, 3: 1_148_803, 4: 1_111_875}[scale]
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("name", BASELINES)
+def test_forward_shape_finite_and_backward(name: str, scale: int) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, make_config(name, scale))
+    lr = torch.rand(1, 3, 17, 23, requires_grad=True)
+    sr = model(lr)
+    assert sr.shape == (1, 3, 17 * scale, 23 * scale)
+    assert torch.isfinite(sr).all()
+    sr.square().mean().backward()
+    assert lr.grad is not None and torch.isfinite(lr.grad).all() and lr.grad.abs().sum() > 0
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(grad).all() for grad in grads)
+
+
+@pytest.mark.parametrize("name", ["srcnn", "vdsr"])
+def test_rgb_variant_of_luma_networks(name: str) -> None:
+    model = build_model(name, make_config(name, 2, {"color": "rgb"}))
+    assert model(torch.rand(1, 3, 8, 9)).shape == (1, 3, 16, 18)
+
+
+def test_ycbcr_round_trip_is_lossless() -> None:
+    rgb = torch.rand(2, 3, 5, 6)
+    torch.testing.assert_close(ycbcr_to_rgb(rgb_to_ycbcr(rgb)), rgb, atol=1e-6, rtol=0)
+    white = rgb_to_ycbcr(torch.ones(1, 3, 1, 1)).flatten()  # MATLAB rgb2ycbcr: white is (235, 128, 128) / 255
+    torch.testing.assert_close(white, torch.tensor([235.0, 128.0, 128.0]) / 255, atol=1e-4, rtol=0)
+
+
+def test_vdsr_with_zero_residual_is_its_bicubic_input() -> None:
+    # Running on Y and taking the chroma from the bicubic image must not change colours on its own.
+    model = build_model("vdsr", make_config("vdsr", 2))
+    with torch.no_grad():
+        model.residual[-1].weight.zero_()
+        lr = torch.rand(1, 3, 6, 7)
+        sr = model(lr)
+    upscaled = torch.nn.functional.interpolate(lr, scale_factor=2, mode="bicubic", align_corners=False)
+    torch.testing.assert_close(sr, upscaled, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name, bad", [
+    ("srcnn", {"scale": 1}), ("srcnn", {"kernel1": 4}), ("srcnn", {"color": "lab"}),
+    ("vdsr", {"depth": 1}), ("carn", {"scale": 8}), ("imdn", {"channels": 60}), ("imdn", {"scale": 0}),
+])
+def test_config_validation_raises_value_error(name: str, bad: dict) -> None:
+    config = make_config(name, 2)
+    with pytest.raises(ValueError):
+        dataclasses.replace(config, **bad)
+
+
+def _psnr_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
+    weights = np.array([65.481, 128.553, 24.966]) / 255
+
+    def luma(rgb: np.ndarray) -> np.ndarray:
+        return 16 + rgb.astype(np.float64) @ weights
+
+    error = (luma(sr) - luma(hr))[border:-border, border:-border]
+    return float(10 * np.log10(255 ** 2 / np.mean(error ** 2)))
+
+
+def test_imdn_released_x4_weights_reproduce_published_set5(shared_dir) -> None:
+    # Published (IMDN paper, MREN Table 5): Set5 x4 PSNR-Y 32.21 dB, under the conventions of shared/README.md.
+    scale = 4
+    model = build_model("imdn", make_config("imdn", scale)).eval()
+    load_weights(model, shared_dir / "weights" / f"IMDN_x{scale}.pth", model_name="imdn", scale=scale)
+    scores = []
+    for hr_path in sorted((shared_dir / "benchmarks" / "Set5" / "HR").glob("*.png")):
+        lr_path = shared_dir / "benchmarks" / "Set5" / "LR_bicubic" / f"X{scale}" / f"{hr_path.stem}x{scale}.png"
+        lr = np.array(Image.open(lr_path).convert("RGB"))
+        hr = np.asarray(Image.open(hr_path).convert("RGB"))[: lr.shape[0] * scale, : lr.shape[1] * scale]
+        with torch.no_grad():
+            sr = model(torch.from_numpy(lr).permute(2, 0, 1)[None].float() / 255)
+        sr_uint8 = torch.round(sr.clamp(0, 1) * 255)[0].permute(1, 2, 0).numpy()
+        scores.append(_psnr_y(sr_uint8, hr, border=scale))
+    assert round(float(np.mean(scores)), 2) == 32.21
