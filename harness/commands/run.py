@@ -1,11 +1,123 @@
-"""`python -m harness run` (not implemented yet)."""
+"""`python -m harness run SPEC`: run every trial of an experiment spec (ablations/*.yaml) that has no record yet.
+
+The spec is validated in full, and the data and weights every trial needs are checked, before anything runs.
+Trials run as Ray tasks (a private local Ray unless --address is given); each finished trial writes
+`<results>/trials/<trial_id>.json`. A trial with a record is done and skipped; an interrupted one resumes from its
+checkpoint. Exit status: 0 when every trial is done, 1 when some failed, 2 on bad input.
+"""
 
 import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from harness import records
+from harness.errors import UserError
+from harness.profiles import PROFILES
+from harness.scheduler import SchedulerOptions, describe_resources, run_grid, trial_resources
+from harness.spec import load_spec
+from harness.trial import RunSettings, Trial, input_problems, resolve_trials
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
-    subparsers.add_parser(name, help="not implemented yet")
+    parser = subparsers.add_parser(name, help="run the trials of an experiment spec", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("spec", type=Path, help="experiment spec, e.g. ablations/paper.yaml (format: docs/specs.md)")
+    parser.add_argument("--profile", choices=PROFILES, default="paper",
+                        help="training profile: the paper's recipe, or a seconds-long smoke run (default: paper)")
+    parser.add_argument("--data-root", type=Path, default=_env_path("MREN_DATA_ROOT"),
+                        help="folder holding the evaluation sets (Set5, Set14, ...) and DIV2K "
+                             "(default: $MREN_DATA_ROOT)")
+    parser.add_argument("--weights-dir", type=Path, default=_env_path("MREN_WEIGHTS_DIR"),
+                        help="folder holding released weights such as IMDN_x4.pth (default: $MREN_WEIGHTS_DIR)")
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="results folder: trials/, checkpoints/, visuals/ (default: results)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list the trials (id, settings, table rows, resources, done or not) and exit")
+    parser.add_argument("--force", action="store_true",
+                        help="rerun trials that already have a record, from scratch (their checkpoints are deleted)")
+    parser.add_argument("--retries", type=int, default=1, help="extra attempts for a failed trial (default: 1)")
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0,
+                        help="CPUs per trial; also its torch thread count (default: 1)")
+    parser.add_argument("--gpus-per-trial", type=float, default=None,
+                        help="GPUs per trial; a fraction shares a card between trials "
+                             "(default: 1 when there are GPUs, else 0)")
+    parser.add_argument("--address", default=None,
+                        help="address of an existing Ray cluster (default: start a private local Ray on loopback)")
+    parser.add_argument("--num-cpus", type=int, default=None,
+                        help="CPUs of the local Ray (default: every core); not with --address")
+
+
+def _env_path(variable: str) -> Path | None:
+    value = os.environ.get(variable)
+    return Path(value) if value else None
 
 
 def main(args: argparse.Namespace) -> int:
-    raise NotImplementedError("run")
+    options = _scheduler_options(args)
+    settings = RunSettings(profile=args.profile, results_dir=args.results, data_root=args.data_root,
+                           weights_dir=args.weights_dir)
+    spec_trials = load_spec(args.spec)
+    trials = resolve_trials(spec_trials, settings)
+    problems = input_problems(trials, settings)
+    done = {trial.trial_id for trial in trials if records.is_done(settings.results_dir, trial)}
+    merged = len(spec_trials) - len(trials)
+    print(f"{args.spec}: {len(trials)} trial{'s' if len(trials) != 1 else ''} "
+          f"({len(spec_trials)} requested, {merged} merged as duplicates), profile {args.profile}, "
+          f"{len(done)} done")
+
+    if args.dry_run:
+        _print_listing(trials, done, options)
+        for problem in problems:
+            print(f"problem: {problem}")
+        return 2 if problems else 0
+    if problems:
+        more = f" (and {len(problems) - 1} more; --dry-run lists them)" if len(problems) > 1 else ""
+        raise UserError(problems[0] + more)
+
+    updated = sum(records.add_feeds(settings.results_dir, trial) for trial in trials if trial.trial_id in done)
+    if updated:
+        print(f"added this spec's table rows to {updated} existing record{'s' if updated != 1 else ''}")
+    to_run = [trial for trial in trials if args.force or trial.trial_id not in done]
+    if not to_run:
+        print(f"nothing to run: all {len(trials)} trials are done (records in "
+              f"{settings.results_dir / records.TRIALS_DIR}); --force reruns them")
+        return 0
+    for trial in to_run:
+        if trial.trial_id in done:
+            shutil.rmtree(settings.checkpoint_dir(trial.trial_id), ignore_errors=True)
+
+    outcome = run_grid(to_run, settings, options)
+    print(f"{len(outcome.finished)} trial{'s' if len(outcome.finished) != 1 else ''} finished, "
+          f"{len(outcome.failures)} failed, in {outcome.wall_seconds:.1f} s; records in "
+          f"{settings.results_dir / records.TRIALS_DIR}")
+    for failure in outcome.failures:
+        print(f"failed: {failure.trial.trial_id} {failure.trial.label} [{failure.trial.feeds_text}]: {failure.error} "
+              f"(traceback: {failure.traceback_file})", file=sys.stderr)
+    return 1 if outcome.failures else 0
+
+
+def _scheduler_options(args: argparse.Namespace) -> SchedulerOptions:
+    if args.retries < 0:
+        raise UserError(f"--retries must be 0 or more, got {args.retries}")
+    if not args.cpus_per_trial > 0:
+        raise UserError(f"--cpus-per-trial must be positive, got {args.cpus_per_trial:g}")
+    if args.gpus_per_trial is not None and not args.gpus_per_trial >= 0:
+        raise UserError(f"--gpus-per-trial must be 0 or more, got {args.gpus_per_trial:g}")
+    if args.num_cpus is not None and (args.num_cpus < 1 or args.address is not None):
+        raise UserError("--num-cpus sizes the local Ray: a positive integer, and not with --address")
+    return SchedulerOptions(address=args.address, num_cpus=args.num_cpus, cpus_per_trial=args.cpus_per_trial,
+                            gpus_per_trial=args.gpus_per_trial, retries=args.retries)
+
+
+def _print_listing(trials: list[Trial], done: set[str], options: SchedulerOptions) -> None:
+    resources = describe_resources(trial_resources(options, torch.cuda.device_count()))
+    rows = [(trial.trial_id, trial.label, trial.feeds_text, resources,
+             "done" if trial.trial_id in done else "to run") for trial in trials]
+    header = ("id", "trial", "feeds", "resources", "status")
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header) - 1)]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
