@@ -1,0 +1,110 @@
+"""Run one trial end to end, in this process: build, train or load weights, evaluate, count, crop, record.
+
+Knows nothing of Ray (harness/scheduler.py runs this in Ray tasks). A trial interrupted during training resumes from
+`<results>/checkpoints/<trial_id>/last.pt`; its record is written only once everything else has succeeded.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from harness import models, records
+from harness.checkpoint import load_weights
+from harness.complexity import count_macs, count_params
+from harness.data.benchmark import BenchmarkSet, benchmark_from_images, open_benchmark
+from harness.data.bundled import BUNDLED_EVAL, load_bundled
+from harness.data.training import training_data
+from harness.evaluate import evaluate
+from harness.profiles import TrainSettings
+from harness.train import seed_everything, train
+from harness.trial import BUNDLED_SET, RunSettings, Trial
+from harness.visuals import save_visuals
+
+# MACs are counted for one 1280x720 (width x height) HR output, the convention of the lightweight-SR literature
+# (IMDN); the LR input is that size divided by the scale, rounded down.
+MACS_HR_WIDTH = 1280
+MACS_HR_HEIGHT = 720
+
+Progress = Callable[[str], None]  # receives a short status: "train 120/600 loss 0.0312", "eval Set5", ...
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    trial_id: str
+    record_path: Path
+    seconds: float  # wall time of the whole trial in this run
+    headline: str  # e.g. "Set5 31.20 dB / 0.8812, 298,000 params"
+
+
+def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str | None = None,
+              on_progress: Progress | None = None) -> TrialResult:
+    started = time.perf_counter()
+    report = on_progress or (lambda status: None)
+    config = trial.config
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    overrides = {name: value for name, value in config.model_config.items() if name != "scale"}
+    model_config = models.make_config(config.model, config.scale, overrides)
+    seed_everything(config.seed)  # before building: the initial weights come from this seed
+    model = models.build_model(config.model, model_config)
+
+    training = None
+    if config.mode == "train":
+        training = _train(model, trial, settings, device, report)
+    elif config.weights is not None:
+        load_weights(model, settings.weights_file(config.weights), model_name=config.model, scale=config.scale)
+    model.to(device).eval()
+
+    metrics: dict[str, Any] = {}
+    visuals: dict[str, Any] = {}
+    for name in config.eval_sets:
+        report(f"eval {name}")
+        benchmark = load_eval_set(name, config.scale, settings)
+        metrics[name] = evaluate(model, benchmark, device=device).to_json()
+        visuals[name] = save_visuals(model, benchmark, trial_id=trial.trial_id, results_dir=settings.results_dir,
+                                     device=device)
+
+    report("macs")
+    lr_height, lr_width = MACS_HR_HEIGHT // config.scale, MACS_HR_WIDTH // config.scale
+    mac_count = count_macs(model, lr_height, lr_width)
+    params = count_params(model)
+    macs_input = {"hr_height": MACS_HR_HEIGHT, "hr_width": MACS_HR_WIDTH, "lr_height": lr_height,
+                  "lr_width": lr_width}
+    seconds = time.perf_counter() - started
+    record = records.build_record(trial, metrics=metrics, params=params, macs=mac_count.macs, macs_input=macs_input,
+                                  macs_unsupported=mac_count.unsupported, training=training, visuals=visuals,
+                                  environment=records.environment(device), seconds=seconds)
+    path = records.write_record(settings.results_dir, record)
+    return TrialResult(trial.trial_id, path, seconds, _headline(metrics, params))
+
+
+def _train(model: nn.Module, trial: Trial, settings: RunSettings, device: torch.device,
+           report: Progress) -> dict[str, Any]:
+    config = trial.config
+    train_settings = TrainSettings(**config.train)
+    report("load training data")
+    data = training_data(train_settings, config.scale, data_root=settings.data_root,
+                         cache_dir=settings.results_dir / "cache")
+
+    def on_iteration(iteration: int, total: int, loss: float) -> None:
+        report(f"train {iteration}/{total} loss {loss:.4f}")
+
+    summary = train(model, train_settings, data=data, seed=config.seed,
+                    checkpoint_dir=settings.checkpoint_dir(trial.trial_id), device=device, on_progress=on_iteration)
+    return summary.as_record()
+
+
+def load_eval_set(name: str, scale: int, settings: RunSettings) -> BenchmarkSet:
+    if name == BUNDLED_SET:
+        return benchmark_from_images(BUNDLED_SET, {image: load_bundled(image) for image in BUNDLED_EVAL}, scale)
+    if settings.data_root is None:
+        raise ValueError(f"evaluation set {name} needs a data root")  # input_problems reports this before a run
+    return open_benchmark(settings.data_root / name, scale)
+
+
+def _headline(metrics: dict[str, Any], params: int) -> str:
+    scores = [f"{name} {score['psnr_y']:.2f} dB / {score['ssim_y']:.4f}" for name, score in metrics.items()]
+    return ", ".join([*scores, f"{params:,} params"])

@@ -1,0 +1,334 @@
+"""Ray glue, and the only module that imports Ray: run trials as Ray tasks, retry failures, show progress.
+
+Ray only places tasks. Which trials are done, and where an interrupted one resumes, is decided by the harness's own
+records and checkpoints (harness/records.py, harness/train.py), never by Ray state. Without `--address` a private
+local Ray is started for the run, listening on the loopback interface only, with its own temporary folder and ports
+(a driver killed with SIGKILL may leave processes of its own Ray behind; they never collide with a new one), and
+shut down at the end, on failure and on Ctrl-C.
+"""
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tqdm import tqdm
+
+from harness.atomic import write_json_atomic, write_text_atomic
+from harness.errors import UserError
+from harness.run_trial import TrialResult, run_trial
+from harness.trial import RunSettings, Trial
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+RUNNING_DIR = "running"  # <results>/running/<trial_id>.json: the status its task last reported, while it runs
+FAILURES_DIR = "failures"  # <results>/failures/<trial_id>.txt: the traceback of a trial's last failed attempt
+POLL_SECONDS = 1.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+TEMP_PARENT = "/tmp"
+TEMP_PREFIX = "mren-ray-"  # + "<driver pid>-<random>": the local Ray's own folder (sessions, sockets, logs)
+
+
+@dataclass(frozen=True)
+class SchedulerOptions:
+    address: str | None = None  # an existing Ray cluster; None starts a private local one
+    num_cpus: int | None = None  # size of the local Ray (default: every core)
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float | None = None  # None: 1 when the cluster has GPUs, else 0
+    retries: int = 1  # extra attempts for a failed trial
+
+
+@dataclass(frozen=True)
+class Failure:
+    trial: Trial
+    attempts: int
+    error: str  # one line
+    traceback_file: Path
+
+
+@dataclass(frozen=True)
+class GridOutcome:
+    finished: tuple[TrialResult, ...]
+    failures: tuple[Failure, ...]
+    wall_seconds: float
+
+
+def run_grid(trials: list[Trial], settings: RunSettings, options: SchedulerOptions) -> GridOutcome:
+    """Run `trials` (none of them done) as Ray tasks; Ctrl-C cancels the running ones and re-raises."""
+    started = time.perf_counter()
+    ray = _import_ray(loopback=options.address is None or _is_loopback(options.address))
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    temp_dir = None
+    driver = None
+    try:
+        temp_dir = _start_ray(ray, options)
+        driver = _Driver(ray, trials, settings, options)
+        driver.run()
+    except KeyboardInterrupt:
+        if driver is not None:
+            driver.cancel()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
+        if driver is not None:
+            driver.close()
+        ray.shutdown()
+        if temp_dir is not None and (driver is None or not driver.failures):
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        _remove_if_empty(settings.results_dir / RUNNING_DIR)
+    return GridOutcome(tuple(driver.finished), tuple(driver.failures), time.perf_counter() - started)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _import_ray(*, loopback: bool) -> ModuleType:
+    if loopback and "ray" not in sys.modules:
+        # Read once, when Ray is imported, and inherited by every Ray process started from here: without it Ray
+        # replaces a loopback address by the machine's network address (so a local Ray's servers listen on all
+        # interfaces, and a driver cannot reach a cluster bound to loopback). With it, everything stays on 127.0.0.1.
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    import ray
+    return ray
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.removeprefix("ray://").rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds on a wrong address: Ray itself retries an unreachable cluster for minutes."""
+    host, separator, port = address.removeprefix("ray://").rpartition(":")
+    if not separator or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_SECONDS).close()
+    except OSError as error:
+        raise UserError(f"cannot reach the Ray cluster at {address} ({error})") from None
+
+
+def _start_ray(ray: ModuleType, options: SchedulerOptions) -> Path | None:
+    """Connect to `options.address`, or start a private local Ray; the local Ray's temporary folder is returned."""
+    # Workers import this package: make it importable whatever their working directory.
+    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(
+        filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))}}
+    common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
+              "runtime_env": runtime_env}
+    if options.address is not None:
+        _check_reachable(options.address)
+        try:
+            ray.init(address=options.address, **common)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise UserError(f"cannot connect to the Ray cluster at {options.address} ({error}; a cluster with token "
+                            "authentication needs RAY_AUTH_MODE=token and its token)") from None
+        return None
+    import torch
+
+    _remove_stale_temp_dirs()
+    # A short path: Ray's unix sockets live under it and socket paths are limited to about 100 characters.
+    temp_dir = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=TEMP_PARENT))
+    ray.init(address="local", num_cpus=options.num_cpus or os.cpu_count(), num_gpus=torch.cuda.device_count(),
+             _node_ip_address="127.0.0.1", _temp_dir=str(temp_dir), **common)
+    return temp_dir
+
+
+def _remove_stale_temp_dirs() -> None:
+    """Clean up after earlier runs whose driver is gone (killed with SIGKILL: nothing else leaves a folder behind):
+    end the Ray processes it left (Ray's agents outlive their raylet for a minute or so) and delete its folder."""
+    for folder in Path(TEMP_PARENT).glob(f"{TEMP_PREFIX}*-*"):
+        owner = folder.name.removeprefix(TEMP_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            for pid in _ray_processes_in_group(int(owner)):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ray_processes_in_group(group: int) -> list[int]:
+    """Ray processes in process group `group`: a driver started from a shell leads its own group, and every Ray
+    process it starts stays in it."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[2]) == group and b"ray" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def trial_resources(options: SchedulerOptions, cluster_gpus: float) -> dict[str, float]:
+    """What one trial asks Ray for: a GPU (or the given fraction) when there are GPUs, CPUs otherwise."""
+    gpus = options.gpus_per_trial if options.gpus_per_trial is not None else (1.0 if cluster_gpus > 0 else 0.0)
+    return {"num_cpus": options.cpus_per_trial, "num_gpus": gpus}
+
+
+def describe_resources(resources: dict[str, float]) -> str:
+    cpus = f"{resources['num_cpus']:g} CPU"
+    return f"{resources['num_gpus']:g} GPU + {cpus}" if resources["num_gpus"] else cpus
+
+
+def _trial_task(trial: Trial, settings: RunSettings) -> TrialResult:
+    """Body of a Ray task: threads and device from the resources Ray assigned, then the plain run_trial."""
+    import ray
+    import torch
+
+    assigned = ray.get_runtime_context().get_assigned_resources()
+    # A reused worker keeps the thread count of its first task unless it is set again here.
+    torch.set_num_threads(max(1, int(assigned.get("CPU", 1))))
+    device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
+    progress_file = _status_file(settings, trial)
+
+    def on_progress(status: str) -> None:
+        write_json_atomic(progress_file, {"status": status, "time": time.time()})
+
+    on_progress("starting")
+    return run_trial(trial, settings, device=device, on_progress=on_progress)
+
+
+class _Driver:
+    """Submits trials up to the cluster's capacity, collects results, retries failures, draws the progress bar."""
+
+    def __init__(self, ray: ModuleType, trials: list[Trial], settings: RunSettings,
+                 options: SchedulerOptions) -> None:
+        self.ray = ray
+        self.settings = settings
+        self.options = options
+        cluster = ray.cluster_resources()
+        self.resources = trial_resources(options, cluster.get("GPU", 0.0))
+        self.capacity = _capacity(self.resources, cluster)
+        self.remote = ray.remote(max_retries=0)(_trial_task).options(**self.resources)
+        self.queue: deque[tuple[Trial, int]] = deque((trial, 1) for trial in trials)
+        self.running: dict[Any, tuple[Trial, int]] = {}  # object ref -> (trial, attempt)
+        self.finished: list[TrialResult] = []
+        self.failures: list[Failure] = []
+        self.bar = tqdm(total=len(trials), unit="trial", desc="trials", dynamic_ncols=True, file=sys.stderr,
+                        disable=None)
+        self._say(f"running {len(trials)} trial{'s' if len(trials) != 1 else ''}, {self.capacity} at a time "
+                  f"({describe_resources(self.resources)} each)")
+
+    def run(self) -> None:
+        while self.queue or self.running:
+            while self.queue and len(self.running) < self.capacity:
+                trial, attempt = self.queue.popleft()
+                self.running[self.remote.remote(trial, self.settings)] = (trial, attempt)
+            ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=POLL_SECONDS)
+            for ref in ready:
+                self._collect(ref)
+            self._refresh()
+
+    def _collect(self, ref: Any) -> None:
+        trial, attempt = self.running.pop(ref)
+        _status_file(self.settings, trial).unlink(missing_ok=True)
+        try:
+            result: TrialResult = self.ray.get(ref)
+        except Exception as error:  # a task fails in many ways: its own exception, a crashed worker, a lost node
+            self._failed(trial, attempt, error)
+            return
+        self.finished.append(result)
+        self.bar.update(1)
+        self._say(f"done   {trial.trial_id}  {trial.label}  [{trial.feeds_text}]  {result.seconds:.1f} s  "
+                  f"{result.headline}")
+
+    def _failed(self, trial: Trial, attempt: int, error: BaseException) -> None:
+        cause = getattr(error, "cause", None) or error  # RayTaskError wraps the task's own exception
+        message = _one_line(cause)
+        failures_dir = self.settings.results_dir / FAILURES_DIR
+        traceback_file = failures_dir / f"{trial.trial_id}.txt"
+        details = "".join(traceback.format_exception(error))
+        write_text_atomic(traceback_file, f"trial {trial.trial_id} ({trial.label}), attempt {attempt}\n{details}")
+        if attempt <= self.options.retries:
+            self._say(f"failed {trial.trial_id}  {trial.label}  (attempt {attempt}): {message}; retrying")
+            self.queue.append((trial, attempt + 1))
+            return
+        self.failures.append(Failure(trial, attempt, message, traceback_file))
+        self.bar.update(1)
+        self._say(f"FAILED {trial.trial_id}  {trial.label}  after {attempt} attempt{'s' if attempt > 1 else ''}: "
+                  f"{message} (traceback: {traceback_file})")
+
+    def _refresh(self) -> None:
+        statuses = []
+        for trial, _ in self.running.values():
+            status = _read_status(_status_file(self.settings, trial))
+            statuses.append(f"{trial.trial_id[:6]} {status}" if status else trial.trial_id[:6])
+        self.bar.set_postfix_str(f"running {len(self.running)}, failed {len(self.failures)}"
+                                 + (f" | {'; '.join(statuses)}" if statuses else ""), refresh=True)
+
+    def cancel(self) -> None:
+        for ref, (trial, _) in self.running.items():
+            self.ray.cancel(ref, force=True)
+            _status_file(self.settings, trial).unlink(missing_ok=True)
+        interrupted = ", ".join(trial.trial_id for trial, _ in self.running.values())
+        self._say(f"interrupted: cancelled {len(self.running)} running trial(s)"
+                  + (f" ({interrupted}); they resume from their checkpoints next time" if interrupted else "")
+                  + f"; {len(self.finished)} finished record(s) kept")
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def _say(self, line: str) -> None:
+        self.bar.write(line, file=sys.stdout)
+
+
+def _capacity(resources: dict[str, float], cluster: dict[str, float]) -> int:
+    """How many trials fit on the cluster at once."""
+    fits = [int(cluster.get("CPU", 0.0) // resources["num_cpus"])] if resources["num_cpus"] > 0 else []
+    if resources["num_gpus"] > 0:
+        fits.append(int(round(cluster.get("GPU", 0.0) / resources["num_gpus"], 6)))
+    capacity = min(fits) if fits else 1
+    if capacity < 1:
+        raise UserError(f"a trial asks for {describe_resources(resources)} but the Ray cluster has "
+                        f"{cluster.get('CPU', 0):g} CPU and {cluster.get('GPU', 0):g} GPU")
+    return capacity
+
+
+def _status_file(settings: RunSettings, trial: Trial) -> Path:
+    return settings.results_dir / RUNNING_DIR / f"{trial.trial_id}.json"
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # absent, or a trial cancelled mid-run left its status: harmless
+
+
+def _read_status(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["status"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+

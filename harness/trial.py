@@ -1,0 +1,166 @@
+"""Trials resolved against the run settings: their identity (a hash of the resolved config) and their inputs.
+
+A spec says what to run; the run settings (profile, data root, weights folder) decide the training settings and the
+evaluation sets actually used. Trials whose resolved configs are equal are one trial: it runs once and feeds every
+table row that asked for it.
+"""
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import models
+from harness.errors import UserError
+from harness.profiles import training_settings
+from harness.spec import Feed, SpecTrial
+
+BUNDLED_SET = "bundled"  # the held-out set of bundled images (harness/data/bundled.py BUNDLED_EVAL)
+SMOKE_TRAINED_EVAL = "Set5"  # smoke-trained trials are scored on this set alone, when the data root has it
+TRIAL_ID_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Where the data, the released weights and the results are, and which training profile to use: never in specs."""
+
+    profile: str
+    results_dir: Path
+    data_root: Path | None = None
+    weights_dir: Path | None = None
+
+    def checkpoint_dir(self, trial_id: str) -> Path:
+        return self.results_dir / "checkpoints" / trial_id
+
+    def weights_file(self, name: str) -> Path:
+        if self.weights_dir is None:
+            raise UserError(f"weights file {name} needed but no weights folder given "
+                            "(--weights-dir or MREN_WEIGHTS_DIR)")
+        return self.weights_dir / name
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """Everything that decides a trial's result; its canonical JSON is hashed into the trial id."""
+
+    model: str
+    model_config: dict[str, Any]  # the full model config, defaults included
+    scale: int
+    mode: str  # "train" | "evaluate" | "complexity"
+    profile: str | None  # training profile; None for trials that train nothing
+    train: dict[str, Any] | None  # resolved TrainSettings; None for trials that train nothing
+    weights: str | None  # released weights file name, for evaluation-only trials
+    eval_sets: tuple[str, ...]
+    seed: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "model_config": self.model_config, "scale": self.scale, "mode": self.mode,
+                "profile": self.profile, "train": self.train, "weights": self.weights,
+                "eval_sets": list(self.eval_sets), "seed": self.seed}
+
+    @property
+    def trial_id(self) -> str:
+        return trial_id(self.to_json())
+
+
+def trial_id(config_json: dict[str, Any]) -> str:
+    """First hex digits of the SHA-256 of the canonical JSON (sorted keys, no spaces) of a trial config."""
+    canonical = json.dumps(config_json, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:TRIAL_ID_LENGTH]
+
+
+@dataclass(frozen=True)
+class Trial:
+    config: TrialConfig
+    feeds: tuple[Feed, ...]  # every table row it fills
+    trial_id: str
+
+    @property
+    def label(self) -> str:
+        """The model and the settings that differ from the registered defaults, e.g. "mren x4 scacb=osa"."""
+        config = self.config
+        defaults = dataclasses.asdict(models.entry(config.model).default_config(config.scale))
+        varied = [f"{name}={value}" for name, value in config.model_config.items() if defaults.get(name) != value]
+        parts = [config.model, f"x{config.scale}"]
+        if config.mode != "train":
+            parts.append(config.mode)
+        parts.extend(varied)
+        if config.weights:
+            parts.append(config.weights)
+        if config.seed != 0:
+            parts.append(f"seed={config.seed}")
+        return " ".join(parts)
+
+    @property
+    def feeds_text(self) -> str:
+        return ", ".join(f"{feed.table}:{feed.row}" for feed in self.feeds)
+
+
+def resolve_trials(spec_trials: list[SpecTrial], settings: RunSettings) -> list[Trial]:
+    """Resolve each spec trial under `settings` and merge equal ones (first occurrence keeps its place)."""
+    merged: dict[str, Trial] = {}
+    for spec_trial in spec_trials:
+        config = resolve_config(spec_trial, settings)
+        identity = config.trial_id
+        previous = merged.get(identity)
+        if previous is None:
+            merged[identity] = Trial(config, (spec_trial.feed,), identity)
+        elif spec_trial.feed not in previous.feeds:
+            merged[identity] = dataclasses.replace(previous, feeds=previous.feeds + (spec_trial.feed,))
+    return list(merged.values())
+
+
+def resolve_config(spec_trial: SpecTrial, settings: RunSettings) -> TrialConfig:
+    trains = spec_trial.mode == "train"
+    train = None
+    if trains:
+        train = dataclasses.asdict(training_settings(settings.profile, epochs=spec_trial.epochs))
+    return TrialConfig(model=spec_trial.model, model_config=dataclasses.asdict(spec_trial.model_config),
+                       scale=spec_trial.scale, mode=spec_trial.mode, profile=settings.profile if trains else None,
+                       train=train, weights=spec_trial.weights, eval_sets=resolve_eval_sets(spec_trial, settings),
+                       seed=spec_trial.seed)
+
+
+def resolve_eval_sets(spec_trial: SpecTrial, settings: RunSettings) -> tuple[str, ...]:
+    """The paper profile scores every spec set. Smoke: trained trials on Set5 if the data root has it, else on the
+    bundled held-out images; evaluation-only trials on every spec set the data root has (else the bundled ones)."""
+    if spec_trial.mode == "complexity" or settings.profile != "smoke":
+        return spec_trial.eval_sets
+    if spec_trial.mode == "train":
+        return (SMOKE_TRAINED_EVAL,) if _provides(settings, SMOKE_TRAINED_EVAL) else (BUNDLED_SET,)
+    provided = tuple(name for name in spec_trial.eval_sets if _provides(settings, name))
+    return provided or (BUNDLED_SET,)
+
+
+def _provides(settings: RunSettings, eval_set: str) -> bool:
+    return settings.data_root is not None and (settings.data_root / eval_set).is_dir()
+
+
+def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
+    """Missing data or weights that would stop `trials` from running, one line each (empty when all is there)."""
+    problems: list[str] = []
+    root = settings.data_root
+    if root is not None and not root.is_dir():
+        problems.append(f"data root {root} is not a folder")
+    needed_sets = sorted({name for trial in trials for name in trial.config.eval_sets if name != BUNDLED_SET})
+    trains_on_div2k = any(trial.config.train is not None and trial.config.train["data"] == "div2k"
+                          for trial in trials)
+    if (needed_sets or trains_on_div2k) and root is None:
+        problems.append(f"profile {settings.profile!r} needs a data root holding "
+                        f"{', '.join(needed_sets + (['DIV2K'] if trains_on_div2k else []))} "
+                        "(--data-root or MREN_DATA_ROOT)")
+    elif root is not None and root.is_dir():
+        problems.extend(f"evaluation set {name} not found: {root / name} is not a folder"
+                        for name in needed_sets if not (root / name).is_dir())
+        if trains_on_div2k and not (root / "DIV2K" / "DIV2K_train_HR").is_dir():
+            problems.append(f"DIV2K not found: {root / 'DIV2K' / 'DIV2K_train_HR'} is not a folder")
+    weights = sorted({trial.config.weights for trial in trials if trial.config.weights is not None})
+    if weights and settings.weights_dir is None:
+        problems.append(f"weights files {', '.join(weights)} needed but no weights folder given "
+                        "(--weights-dir or MREN_WEIGHTS_DIR)")
+    elif weights:
+        problems.extend(f"weights file {name} not found in the weights folder {settings.weights_dir}"
+                        for name in weights if not (settings.weights_dir / name).is_file())
+    return problems

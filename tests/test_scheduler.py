@@ -1,0 +1,121 @@
+"""The Ray glue: resources, a failing trial retried and reported while the others go on, Ctrl-C, no leftovers."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import records, scheduler
+from harness.errors import UserError
+from harness.scheduler import SchedulerOptions, trial_resources
+from harness.spec import load_spec
+from harness.trial import RunSettings, resolve_trials
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_trial_asks_for_a_gpu_when_there_are_gpus() -> None:
+    assert trial_resources(SchedulerOptions(cpus_per_trial=2), cluster_gpus=0) == {"num_cpus": 2, "num_gpus": 0}
+    assert trial_resources(SchedulerOptions(), cluster_gpus=1) == {"num_cpus": 1, "num_gpus": 1}
+    assert trial_resources(SchedulerOptions(gpus_per_trial=0.25), cluster_gpus=1)["num_gpus"] == 0.25
+
+
+def test_capacity_counts_trials_that_fit_at_once() -> None:
+    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 0}, {"CPU": 2.0}) == 2
+    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 0.25}, {"CPU": 16.0, "GPU": 1.0}) == 4
+    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 1}, {"CPU": 16.0, "GPU": 2.0}) == 2
+    with pytest.raises(UserError, match="asks for 4 CPU"):
+        scheduler._capacity({"num_cpus": 4, "num_gpus": 0}, {"CPU": 2.0})
+
+
+def test_ray_folders_of_dead_drivers_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler, "TEMP_PARENT", str(tmp_path))
+    dead = tmp_path / f"{scheduler.TEMP_PREFIX}999999999-abc"  # beyond any pid_max: no such process
+    alive = tmp_path / f"{scheduler.TEMP_PREFIX}{os.getpid()}-def"
+    dead.mkdir()
+    alive.mkdir()
+    scheduler._remove_stale_temp_dirs()
+    assert not dead.exists() and alive.exists()
+
+
+def processes_in_group(group: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if group in (int(fields[2]), int(fields[3])) and fields[0] != "Z":  # its group or session
+                found.append(int(entry.name))
+    return found
+
+
+def assert_no_processes_left(group: int) -> None:
+    """Every Ray process a driver started in a session of its own is in that session."""
+    deadline = time.monotonic() + 15
+    while processes_in_group(group) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    leftovers = processes_in_group(group)
+    for pid in leftovers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert not leftovers, "Ray processes left behind"
+
+
+def run_driver(argv: list[str], timeout: float) -> tuple[int, str, int]:
+    """(exit status, output, process group) of `python -m harness run ...` in a session of its own."""
+    driver = subprocess.Popen([sys.executable, "-m", "harness", "run", *argv], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    output, _ = driver.communicate(timeout=timeout)
+    return driver.returncode, output, driver.pid
+
+
+def test_a_failing_trial_is_retried_reported_and_the_others_finish(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(textwrap.dedent("""\
+        table: table5
+        base: {scale: 4, mode: evaluate, eval: [Set5]}
+        variants:
+          - {row: IMDN, model: imdn, weights: corrupt.pth}
+          - {row: Bicubic, model: bicubic}
+        """))
+    (tmp_path / "corrupt.pth").write_bytes(b"not a checkpoint")
+    results = tmp_path / "results"
+    code, output, group = run_driver([str(spec), "--profile", "smoke", "--weights-dir", str(tmp_path),
+                                      "--results", str(results), "--retries", "1"], timeout=240)
+    assert code == 1, output
+    imdn, bicubic = resolve_trials(load_spec(spec), RunSettings("smoke", results))
+    assert f"failed {imdn.trial_id}" in output and "(attempt 1)" in output and "retrying" in output
+    assert f"FAILED {imdn.trial_id}" in output and "after 2 attempts" in output
+    assert "corrupt or not a PyTorch file" in output
+    assert "1 trial finished, 1 failed" in output
+    assert records.is_done(results, bicubic) and not records.is_done(results, imdn)
+    assert "attempt 2" in (results / scheduler.FAILURES_DIR / f"{imdn.trial_id}.txt").read_text()
+    assert_no_processes_left(group)
+
+
+def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("table: table3\nbase: {model: mren, scale: 4, epochs: 900, eval: [Set5]}\n"
+                    "variants: [{row: OSA, config: {scacb: osa}}]\n")
+    results = tmp_path / "results"
+    driver = subprocess.Popen([sys.executable, "-m", "harness", "run", str(spec), "--profile", "smoke",
+                               "--results", str(results)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(results.glob(f"{scheduler.RUNNING_DIR}/*.json")):
+        assert driver.poll() is None and time.monotonic() < deadline, "the trial never started"
+        time.sleep(0.2)
+    os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    output, _ = driver.communicate(timeout=60)
+    assert driver.returncode == 130, output
+    assert "interrupted: cancelled 1 running trial(s)" in output
+    assert_no_processes_left(driver.pid)
