@@ -1,0 +1,249 @@
+"""The training loop: L1 loss, Adam, the learning rate halved every `lr_halving_iterations`, resumable checkpoints.
+
+`checkpoint_dir/last.pt` is rewritten atomically every `checkpoint_every` iterations and at the end. It holds
+everything the rest of the run depends on (weights, optimizer and scheduler state, the RNG states, the iteration,
+the loss curve so far and the half-finished curve point), so a run that resumes from it ends with the same weights
+as one that never stopped (bit-identical on CPU). The data stream needs no saved state: sample k of a seed is a
+pure function of (seed, k) (see harness/data/training.py). `checkpoint_dir/final.pt` holds the final state dict.
+"""
+
+import dataclasses
+import math
+import os
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from harness.errors import UserError
+from harness.profiles import TrainSettings
+
+CHECKPOINT_FORMAT = 1
+LAST = "last.pt"
+FINAL = "final.pt"
+# Settings that change the trained weights or the curve; the others may differ between a run and its resumption.
+_IRRELEVANT_TO_RESULT = ("num_workers", "checkpoint_every")
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    iterations: int
+    seconds: float  # training wall time, summed over the run and the runs it resumed
+    resumed_from_iteration: int | None  # the checkpoint's iteration, when this run started from one
+    curve: tuple[tuple[int, float], ...]  # (iteration, mean L1 loss since the previous point)
+
+    def as_record(self) -> dict[str, Any]:
+        """The `training` entry of a trial record (docs/records.md)."""
+        return {"iterations": self.iterations, "seconds": round(self.seconds, 3),
+                "resumed_from_iteration": self.resumed_from_iteration,
+                "curve": [[iteration, loss] for iteration, loss in self.curve]}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), numpy and Python's `random`; call it before building the model too."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int, checkpoint_dir: Path,
+          device: torch.device, bf16: bool = False, channels_last: bool = False,
+          on_progress: Callable[[int, int, float], None] | None = None) -> TrainingSummary:
+    """Train `model` in place for `settings.iterations` iterations, resuming from `checkpoint_dir/last.pt` if present.
+
+    `data[(seed, k)]` must return sample k of the stream as (lr, hr) float tensors in [0, 1] (TrainingPatches does).
+    `on_progress(iteration, total, mean_loss)` is called at every curve point. The model is left in eval mode.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"training seed must be a non-negative integer, got {seed!r}")
+    device = torch.device(device)
+    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed patch size: the fastest kernels are found once
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, betas=(0.9, 0.999))
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.lr_halving_iterations, gamma=0.5)
+
+    state = _Progress()
+    last_path = checkpoint_dir / LAST
+    resumed_from = None
+    if last_path.exists():
+        checkpoint = _load_checkpoint(last_path, settings, seed)
+        try:
+            model.load_state_dict(checkpoint["model"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserError(f"{last_path}: checkpoint does not fit this model ({first_line})") from None
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        _set_rng_states(checkpoint["rng"])
+        state = _Progress.from_checkpoint(checkpoint, device)
+        resumed_from = state.iteration
+    else:
+        seed_everything(seed)
+
+    model.train()
+    started = time.perf_counter()
+    if state.iteration < settings.iterations:
+        batches = _loader(data, settings, seed, state.iteration, device)
+        for lr, hr in batches:
+            lr = lr.to(device, non_blocking=True)
+            hr = hr.to(device, non_blocking=True)
+            if channels_last:
+                lr = lr.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+                sr = model(lr)
+            loss = F.l1_loss(sr.float(), hr)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            # Summed on the device: reading the loss every iteration would stall a GPU.
+            state.loss_sum += loss.detach().double()
+            state.loss_count += 1
+            state.iteration += 1
+            point = None
+            if state.iteration % settings.log_every == 0 or state.iteration == settings.iterations:
+                point = state.close_point()
+            if state.iteration % settings.checkpoint_every == 0 or state.iteration == settings.iterations:
+                seconds = state.seconds + time.perf_counter() - started
+                _save_atomic(_checkpoint(model, optimizer, scheduler, settings, seed, state, seconds), last_path)
+            if point is not None and on_progress is not None:
+                on_progress(state.iteration, settings.iterations, point)
+    state.seconds += time.perf_counter() - started
+    model.eval()
+    final = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    _save_atomic(final, checkpoint_dir / FINAL)
+    return TrainingSummary(iterations=settings.iterations, seconds=state.seconds, resumed_from_iteration=resumed_from,
+                           curve=tuple(state.curve))
+
+
+@dataclass
+class _Progress:
+    iteration: int = 0
+    curve: list[tuple[int, float]] = dataclasses.field(default_factory=list)
+    loss_sum: torch.Tensor | float = 0.0  # since the last curve point
+    loss_count: int = 0
+    seconds: float = 0.0
+
+    def close_point(self) -> float:
+        mean = float(self.loss_sum) / self.loss_count
+        if not math.isfinite(mean):
+            raise RuntimeError(f"training diverged: mean L1 loss is {mean} at iteration {self.iteration}")
+        self.curve.append((self.iteration, mean))
+        self.loss_sum, self.loss_count = 0.0, 0
+        return mean
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict[str, Any], device: torch.device) -> "_Progress":
+        return cls(iteration=checkpoint["iteration"],
+                   curve=[(int(iteration), float(loss)) for iteration, loss in checkpoint["curve"]],
+                   loss_sum=checkpoint["loss_sum"].to(device), loss_count=checkpoint["loss_count"],
+                   seconds=checkpoint["seconds"])
+
+
+class _SampleKeys(Sampler):
+    """(seed, k) for k in [start, stop): the stream position is all the data state a resumption needs."""
+
+    def __init__(self, seed: int, start: int, stop: int) -> None:
+        self.seed, self.start, self.stop = seed, start, stop
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return ((self.seed, sample) for sample in range(self.start, self.stop))
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def _loader(data: Dataset, settings: TrainSettings, seed: int, start_iteration: int,
+            device: torch.device) -> DataLoader:
+    keys = _SampleKeys(seed, start_iteration * settings.batch_size, settings.iterations * settings.batch_size)
+    workers = settings.num_workers
+    # Forked workers share the decoded images copy-on-write; spawned ones would each unpickle a copy.
+    context = "fork" if workers > 0 and sys.platform == "linux" else None
+    return DataLoader(data, batch_size=settings.batch_size, sampler=keys, num_workers=workers,
+                      pin_memory=device.type == "cuda", multiprocessing_context=context,
+                      prefetch_factor=4 if workers > 0 else None)
+
+
+def _checkpoint(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, settings: TrainSettings,
+                seed: int, state: _Progress, seconds: float) -> dict[str, Any]:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "settings": dataclasses.asdict(settings),
+        "seed": seed,
+        "iteration": state.iteration,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": _rng_states(),
+        "curve": [[iteration, loss] for iteration, loss in state.curve],
+        "loss_sum": torch.as_tensor(state.loss_sum, dtype=torch.float64).cpu(),
+        "loss_count": state.loss_count,
+        "seconds": seconds,
+    }
+
+
+def _rng_states() -> dict[str, Any]:
+    """Every RNG state as tensors and plain lists, so that torch.load(weights_only=True) can read it back."""
+    _, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    version, python_state, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
+        "python": {"version": version, "state": list(python_state), "gauss_next": gauss_next},
+    }
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    numpy_state = states["numpy"]
+    np.random.set_state(("MT19937", numpy_state["keys"].numpy().astype(np.uint32), numpy_state["position"],
+                         numpy_state["has_gauss"], numpy_state["cached_gaussian"]))
+    python_state = states["python"]
+    random.setstate((python_state["version"], tuple(python_state["state"]), python_state["gauss_next"]))
+
+
+def _load_checkpoint(path: Path, settings: TrainSettings, seed: int) -> dict[str, Any]:
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt or foreign files fail in many ways inside the unpickler
+        raise UserError(f"{path}: unreadable checkpoint ({type(error).__name__}); delete it to start over") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise UserError(f"{path}: not a training checkpoint of this harness (format {CHECKPOINT_FORMAT})")
+    expected = _result_settings(dataclasses.asdict(settings))
+    if _result_settings(checkpoint["settings"]) != expected or checkpoint["seed"] != seed:
+        raise UserError(f"{path}: checkpoint belongs to another training (settings or seed differ); "
+                        "delete it or use another checkpoint folder")
+    return checkpoint
+
+
+def _result_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in settings.items() if key not in _IRRELEVANT_TO_RESULT}
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    os.close(descriptor)
+    try:
+        torch.save(obj, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
