@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import torch
 
+from processes import processes_in_group
+
 from harness import cli, records
 from harness.commands import run as run_command
 from harness.data.images import crop_to_multiple
@@ -118,22 +120,6 @@ def test_done_trials_are_skipped_without_ray_and_gain_new_feeds(tmp_path: Path, 
     record = json.loads(records.record_path(results, base.trial_id).read_text())
     assert record["feeds"] == [{"table": "table3", "row": "SCACB"}, {"table": "table4", "row": "DRACB"}]
     assert "added this spec's table rows to 1 existing record" in out
-
-
-def processes_in_group(group: int) -> list[int]:
-    """Live processes in process group or session `group`: a driver started in a session of its own leads the
-    session of every Ray process it starts (Ray workers get process groups of their own)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if group in (int(fields[2]), int(fields[3])) and fields[0] != "Z":  # its group or session
-            found.append(int(entry.name))
-    return found
 
 
 def listening_addresses(pids: list[int]) -> list[str]:

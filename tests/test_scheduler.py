@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from processes import processes_in_group
+
 from harness import records, scheduler
 from harness.errors import UserError
 from harness.scheduler import SchedulerOptions, trial_resources
@@ -41,19 +43,6 @@ def test_ray_folders_of_dead_drivers_are_removed(tmp_path: Path, monkeypatch: py
     alive.mkdir()
     scheduler._remove_stale_temp_dirs()
     assert not dead.exists() and alive.exists()
-
-
-def processes_in_group(group: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if group in (int(fields[2]), int(fields[3])) and fields[0] != "Z":  # its group or session
-                found.append(int(entry.name))
-    return found
 
 
 def assert_no_processes_left(group: int) -> None:

@@ -1,0 +1,19 @@
+"""Process helpers shared by the scheduler tests: what a Ray run leaves behind."""
+
+from pathlib import Path
+
+
+def processes_in_group(group: int) -> list[int]:
+    """Live processes in process group or session `group`: a driver started in a session of its own leads the
+    session of every Ray process it starts (Ray workers get process groups of their own)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if group in (int(fields[2]), int(fields[3])) and fields[0] != "Z":  # its group or session
+            found.append(int(entry.name))
+    return found
