@@ -217,16 +217,23 @@ class ClaimCheck:
     evidence: tuple[str, ...]  # what the tables give, in words, one line per cell or comparison
 
 
+# column -> (divisor, unit, format as the paper prints it, reproduced at one more digit, a signed difference)
+NUMBER_FORMATS = {
+    "params": (1000, "K", "g", ".1f", "+.1f"),
+    "macs": (1e9, "G", "g", ".2f", "+.2f"),
+    "ssim_y": (1, "", ".4f", ".5f", "+.4f"),
+    "psnr_y": (1, "", ".2f", ".3f", "+.2f"),
+}
+
+
+def format_in_style(column: str, value: float, style: int) -> str:
+    """`value` of `column` in its unit; style 0 as printed in the paper, 1 reproduced, 2 a signed difference."""
+    divisor, unit, *styles = NUMBER_FORMATS.get(column, NUMBER_FORMATS["psnr_y"])
+    return f"{value / divisor:{styles[style]}}{unit}"
+
+
 def format_number(column: str, value: float | int | None) -> str:
-    if value is None:
-        return "--"
-    if column == "params":
-        return f"{value / 1000:g}K"
-    if column == "macs":
-        return f"{value / 1e9:g}G"
-    if column == "ssim_y":
-        return f"{value:.4f}"
-    return f"{value:.2f}"
+    return "--" if value is None else format_in_style(column, value, 0)
 
 
 def _resolve(paper: Paper, ref: CellRef) -> PaperValue:

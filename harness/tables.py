@@ -21,7 +21,7 @@ import pydantic
 
 from harness.errors import UserError
 from harness.paper import (ABLATION_TABLES, TABLE_NAMES, TABLE_TITLES, Finding, Paper, PaperTable,
-                           TableColumn, TableRow, format_number)
+                           TableColumn, TableRow, format_in_style, format_number)
 
 RECORD_SCHEMA_VERSIONS = (1,)
 FIELDS = ("paper", "reproduced", "std", "n", "diff")
@@ -442,26 +442,10 @@ def _tolerance_text() -> str:
 
 
 def format_diff(column: str, value: float) -> str:
-    if value is None or value != value:
-        return ""
-    if column == "params":
-        return f"{value / 1000:+.1f}K"
-    if column == "macs":
-        return f"{value / 1e9:+.2f}G"
-    if column == "ssim_y":
-        return f"{value:+.4f}"
-    return f"{value:+.2f}"
+    return "" if value is None or value != value else format_in_style(column, value, 2)
 
 
 def format_value(column: str, value: float) -> str:
     """A reproduced value at one more digit than the paper prints, so a difference below the paper's rounding shows."""
-    if value is None or value != value:
-        return ""
-    if column == "params":
-        return f"{value / 1000:.1f}K"
-    if column == "macs":
-        return f"{value / 1e9:.2f}G"
-    if column == "ssim_y":
-        return f"{value:.5f}"
-    return f"{value:.3f}"
+    return "" if value is None or value != value else format_in_style(column, value, 1)
 
