@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from model_checks import check_forward_and_backward
 
 from baselines import rgb_to_ycbcr, ycbcr_to_rgb
 from harness.checkpoint import load_weights
@@ -41,12 +42,7 @@ def test_carn_single_scale_variant_drops_the_other_upsamplers(scale: int) -> Non
 def test_forward_shape_finite_and_backward(name: str, scale: int) -> None:
     torch.manual_seed(0)
     model = build_model(name, make_config(name, scale))
-    lr = torch.rand(1, 3, 17, 23, requires_grad=True)
-    sr = model(lr)
-    assert sr.shape == (1, 3, 17 * scale, 23 * scale)
-    assert torch.isfinite(sr).all()
-    sr.square().mean().backward()
-    assert lr.grad is not None and torch.isfinite(lr.grad).all() and lr.grad.abs().sum() > 0
+    check_forward_and_backward(model, scale)
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(grad).all() for grad in grads)
 

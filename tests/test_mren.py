@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from model_checks import check_forward_and_backward
 
 from harness.errors import UserError
 from harness.models import build_model, make_config
@@ -60,12 +61,7 @@ def test_scnc_and_dracb_variants_hold_exactly_the_full_models_parameters(field: 
 def test_forward_shape_finite_and_backward(field: str, value: str, scale: int) -> None:
     config = mren_l_config(scale) if field == "preset" else MRENConfig(scale=scale, **{field: value})
     model = seeded(config).train()
-    lr = torch.rand(1, 3, 17, 23, requires_grad=True)
-    sr = model(lr)
-    assert sr.shape == (1, 3, 17 * scale, 23 * scale)
-    assert torch.isfinite(sr).all()
-    sr.square().mean().backward()
-    assert lr.grad is not None and torch.isfinite(lr.grad).all() and lr.grad.abs().sum() > 0
+    check_forward_and_backward(model, scale)
     grads = [p.grad for p in model.parameters()]
     assert all(grad is not None and torch.isfinite(grad).all() for grad in grads)
 
