@@ -4,20 +4,24 @@ Reference format (written by `check --update`, see docs/reports.md):
 
     {
       "format": "mren-harness-check-reference",
-      "version": 1,
+      "version": 2,
       "tolerances": {"psnr_y": 0.02, "ssim_y": 0.0005, "params": 0, "macs_relative": 0.001},
+      "made_with": {"cpu": ["..."], "cpu_capability": ["AVX512"], "torch_threads": [1], ...},
       "trials": {
         "<trial_id>": {"label": "mren ×4 (Table 1 6), profile smoke, seed 0", "scale": 4,
-                       "params": 298000, "macs": 23800000000,
+                       "config": {...}, "params": 298000, "macs": 23800000000,
                        "metrics": {"Set5": {"psnr_y": 32.2104, "ssim_y": 0.894812}}}
       }
     }
+
+`made_with` says where the reference's numbers were computed. The smoke profile trains in float64 so that they do
+not depend on it (docs/drift.md); `check` still says so when the results were made elsewhere.
 """
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 
@@ -26,6 +30,8 @@ from harness.errors import UserError
 from harness.tables import TrialRecord
 
 REFERENCE_FORMAT = "mren-harness-check-reference"
+REFERENCE_VERSION = 2
+UNKNOWN = "unknown"  # an environment value a record does not carry
 FLOAT_SLACK = 1e-9  # a difference equal to the tolerance, up to float rounding, passes
 
 
@@ -33,30 +39,48 @@ class _Strict(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
 
+FiniteFloat = Annotated[float, pydantic.Field(allow_inf_nan=False)]
+
+
 class Tolerances(_Strict):
-    psnr_y: float = pydantic.Field(0.02, ge=0)  # dB
-    ssim_y: float = pydantic.Field(0.0005, ge=0)
+    psnr_y: FiniteFloat = pydantic.Field(0.02, ge=0)  # dB
+    ssim_y: FiniteFloat = pydantic.Field(0.0005, ge=0)
     params: int = pydantic.Field(0, ge=0)  # absolute: parameter counts are exact
-    macs_relative: float = pydantic.Field(0.001, ge=0)  # fraction of the reference MACs
+    macs_relative: FiniteFloat = pydantic.Field(0.001, ge=0)  # fraction of the reference MACs
 
 
 class ReferenceMetrics(_Strict):
-    psnr_y: float
-    ssim_y: float
+    psnr_y: FiniteFloat
+    ssim_y: FiniteFloat
 
 
 class ReferenceTrial(_Strict):
     label: str
     scale: int
+    config: dict[str, Any] | None = None  # the trial config (version 2): names what changed when an id is missing
     params: int | None = None
     macs: int | None = None
     metrics: dict[str, ReferenceMetrics]
 
 
+class MadeWith(_Strict):
+    """Where a set of records was computed: each field lists the distinct values over the records."""
+
+    cpu: list[str]
+    cpu_capability: list[str]  # the kernels torch chose (AVX512, AVX2, DEFAULT)
+    kernel_overrides: list[str]  # "ATEN_CPU_CAPABILITY=avx2 ..." or "none"
+    torch_threads: list[int]
+    torch: list[str]
+    numpy: list[str]
+    pillow: list[str]
+    git_commit: list[str]
+
+
 class Reference(_Strict):
     format: Literal["mren-harness-check-reference"] = REFERENCE_FORMAT
-    version: Literal[1] = 1
+    version: Literal[1, 2] = REFERENCE_VERSION
     tolerances: Tolerances = Tolerances()
+    made_with: MadeWith | None = None  # absent from version 1
     trials: dict[str, ReferenceTrial]
 
 
@@ -69,7 +93,8 @@ class Drift:
     metric: str  # psnr_y, ssim_y, params, macs, or "trial" when the whole trial is missing
     reference: float | None
     result: float | None
-    tolerance: str
+    tolerance: str  # for a missing trial: why it is missing
+    lookalike: str | None = None  # for a missing trial: a result trial of the same label with another config
 
     @property
     def difference(self) -> float | None:
@@ -101,13 +126,62 @@ def load_reference(path: Path) -> Reference:
 
 
 def reference_from_records(records: list[TrialRecord], tolerances: Tolerances) -> Reference:
-    trials = {
-        record.trial_id: ReferenceTrial(
-            label=record.label, scale=record.config.scale, params=record.params, macs=record.macs,
-            metrics={name: ReferenceMetrics(psnr_y=evaluation.psnr_y, ssim_y=evaluation.ssim_y)
-                     for name, evaluation in sorted(record.metrics.items())})
-        for record in sorted(records, key=lambda record: record.trial_id)}
-    return Reference(tolerances=tolerances, trials=trials)
+    """A reference holding every record; a record with a non-finite value is a UserError naming it."""
+    if not records:
+        raise UserError("no finished trial records to make a reference from")
+    trials = {}
+    for record in sorted(records, key=lambda record: record.trial_id):
+        try:
+            trials[record.trial_id] = ReferenceTrial(
+                label=record.label, scale=record.config.scale,
+                config=record.config.model_dump(mode="json", by_alias=True), params=record.params, macs=record.macs,
+                metrics={name: ReferenceMetrics(psnr_y=evaluation.psnr_y, ssim_y=evaluation.ssim_y)
+                         for name, evaluation in sorted(record.metrics.items())})
+        except pydantic.ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise UserError(f"trial record {record.path} cannot enter a reference: {where}: {problem['msg']}") from None
+    return Reference(tolerances=tolerances, made_with=made_with(records), trials=trials)
+
+
+def made_with(records: list[TrialRecord]) -> MadeWith:
+    def distinct(read) -> list:
+        return sorted({read(record.environment) for record in records}, key=str)
+
+    def library(name: str):
+        return lambda environment: str((environment.get("libraries") or {}).get(name) or UNKNOWN)
+
+    def overrides(environment: dict[str, Any]) -> str:
+        if "kernel_overrides" not in environment:
+            return UNKNOWN
+        return " ".join(f"{name}={value}" for name, value in sorted(environment["kernel_overrides"].items())) or "none"
+
+    return MadeWith(
+        cpu=distinct(lambda environment: str(environment.get("device_name") or UNKNOWN)),
+        cpu_capability=distinct(lambda environment: str(environment.get("cpu_capability") or UNKNOWN)),
+        kernel_overrides=distinct(overrides),
+        torch_threads=distinct(lambda environment: int(environment.get("torch_threads") or 0)),
+        torch=distinct(lambda environment: str(environment.get("torch") or UNKNOWN)),
+        numpy=distinct(library("numpy")),
+        pillow=distinct(library("pillow")),
+        git_commit=distinct(lambda environment: str(environment.get("git_commit") or UNKNOWN)[:12]),
+    )
+
+
+def environment_differences(reference: MadeWith | None, results: MadeWith) -> str | None:
+    """One line saying how the results' environment differs from the reference's, or None when it does not."""
+    if reference is None:
+        return "the reference does not record where it was made (version 1); regenerate it with --update"
+    changed = [f"{name} {_listed(getattr(results, name))} (reference: {_listed(getattr(reference, name))})"
+               for name in MadeWith.model_fields if name != "git_commit"
+               and getattr(results, name) != getattr(reference, name)]
+    if not changed:
+        return None
+    return "made elsewhere than the reference: " + "; ".join(changed)
+
+
+def _listed(values: list) -> str:
+    return ", ".join(str(value) for value in values)
 
 
 def write_reference(path: Path, reference: Reference) -> None:
@@ -122,8 +196,9 @@ def compare(reference: Reference, records: list[TrialRecord]) -> Comparison:
     for trial_id, expected in reference.trials.items():
         record = by_id.get(trial_id)
         if record is None:
-            drifts.append(Drift(trial_id, expected.label, "", expected.scale, "trial", None, None,
-                                "missing from the results"))
+            lookalike, changes = _lookalike(expected, records, reference.trials)
+            why = f"missing; {lookalike} has {', '.join(changes[:3])}" if lookalike else "missing from the results"
+            drifts.append(Drift(trial_id, expected.label, "", expected.scale, "trial", None, None, why, lookalike))
             continue
         label, scale = record.label, record.config.scale
         checks: list[tuple[str, str, float | None, float | None, bool, str]] = []
@@ -147,6 +222,36 @@ def compare(reference: Reference, records: list[TrialRecord]) -> Comparison:
                 drifts.append(Drift(trial_id, label, dataset, scale, metric, wanted, got, tolerance))
     unreferenced = sorted(set(by_id) - set(reference.trials))
     return Comparison(drifts=drifts, compared=compared, trials=len(reference.trials), unreferenced=unreferenced)
+
+
+def _lookalike(expected: ReferenceTrial, records: list[TrialRecord],
+               referenced: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """The result trial, absent from the reference, of the same model, scale and seed as a missing reference trial
+    and with the fewest config differences, and those differences: what changed when a settings change gave
+    trials new ids."""
+    if expected.config is None:
+        return None, []
+    best: tuple[str | None, list[str]] = (None, [])
+    for record in records:
+        config = record.config.model_dump(mode="json", by_alias=True)
+        if record.trial_id in referenced or any(config.get(key) != expected.config.get(key)
+                                                for key in ("model", "scale", "seed")):
+            continue
+        changes = _config_changes(expected.config, config)
+        if changes and (best[0] is None or len(changes) < len(best[1])):
+            best = (record.trial_id, changes)
+    return best
+
+
+def _config_changes(before: dict[str, Any], after: dict[str, Any], prefix: str = "") -> list[str]:
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes.extend(_config_changes(old, new, f"{prefix}{key}."))
+        elif old != new:
+            changes.append(f"{prefix}{key} {old!r} -> {new!r}")
+    return changes
 
 
 def _number(metric: str, value: float | None) -> str:

@@ -7,6 +7,7 @@ upsampling costs 4 per output element. Element-wise operators (activations, sigm
 bicubic upsampling are not counted: they are reported in `MacCount.unsupported`; `cat` is ignored silently.
 """
 
+import copy
 import logging
 import warnings
 from collections.abc import Iterator
@@ -36,6 +37,10 @@ def count_macs(model: nn.Module, lr_height: int, lr_width: int) -> MacCount:
     flop_count_analysis = _import_fvcore()
     parameter = next(model.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
+    if parameter is not None and parameter.dtype != torch.float32:
+        # The count does not depend on the precision, and a float64 forward pass (smoke-trained models) takes
+        # twice as long on a CPU.
+        model = copy.deepcopy(model).float()
     lr = torch.rand(1, 3, lr_height, lr_width, device=device)
     was_training = model.training
     model.eval()

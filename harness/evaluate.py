@@ -51,11 +51,19 @@ def conventions_for(benchmark: BenchmarkSet) -> dict[str, Any]:
 
 @torch.no_grad()
 def super_resolve(model: nn.Module, lr: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
-    """uint8 HxWx3 LR -> uint8 (sH)x(sW)x3 SR, with the model in eval mode."""
+    """uint8 HxWx3 LR -> uint8 (sH)x(sW)x3 SR, with the model in eval mode, in the precision of its weights."""
     model.eval()
-    tensor = torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].to(device, torch.float32) / 255.0
-    sr = model(tensor)[0].permute(1, 2, 0).float().cpu().numpy()
+    tensor = torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].to(device, model_dtype(model)) / 255.0
+    sr = model(tensor)[0].permute(1, 2, 0).cpu().numpy()
     return quantize(sr)
+
+
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The floating-point dtype of the model's weights (float32 for a model without weights, such as bicubic)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
 
 
 def evaluate(model: nn.Module, benchmark: BenchmarkSet, *, device: torch.device | str = "cpu",

@@ -94,8 +94,9 @@ def ssim(x: np.ndarray, y: np.ndarray, *, peak: float = PEAK) -> float:
 
 
 def quantize(sr: np.ndarray) -> np.ndarray:
-    """Float32 SR output in [0, 1] -> uint8: clamped, scaled by 255 in float32, rounded half to even.
+    """SR output in [0, 1] -> uint8: cast to float32, clamped, scaled by 255 in float32, rounded half to even.
 
-    Float32 arithmetic on purpose: it is what the reference evaluation scripts did with the network output.
+    Float32 arithmetic on purpose, also for float64 outputs (smoke-trained models): it is what the reference
+    evaluation scripts did with the network output.
     """
     return np.round(np.clip(sr.astype(np.float32), 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)

@@ -6,6 +6,7 @@ atomically, so a reader never sees half of one.
 
 import datetime
 import json
+import os
 import platform
 import socket
 import subprocess
@@ -24,6 +25,9 @@ TRIALS_DIR = "trials"
 REPOSITORY = Path(__file__).resolve().parents[1]
 # Versions recorded with every trial (read from package metadata, so nothing is imported for it).
 LIBRARIES = ("torch", "numpy", "scipy", "pillow", "fvcore", "pydantic", "ray")
+# Environment variables that change which CPU kernels torch, oneDNN and MKL run.
+KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
+                    "MKL_CBWR", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def record_path(results_dir: Path, trial_id: str) -> Path:
@@ -100,6 +104,10 @@ def environment(device: torch.device) -> dict[str, Any]:
         "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
         "torch_threads": torch.get_num_threads(),
+        # The kernels torch picked on this CPU, and the variables that override that choice: what a number computed
+        # in float32 may depend on (docs/drift.md).
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "kernel_overrides": {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ},
         "cuda": torch.version.cuda if device.type == "cuda" else None,
         "python": platform.python_version(),
         "platform": platform.platform(),

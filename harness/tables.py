@@ -81,6 +81,7 @@ class TrialConfig(_Record):
     scale: int
     mode: str | None = None  # train | evaluate | complexity
     profile: str | None = None
+    train: dict[str, Any] | None = None  # resolved training settings (harness/profiles.py TrainSettings)
     weights: str | None = None
     eval_sets: list[str] = []
     seed: int = 0

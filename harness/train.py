@@ -60,6 +60,8 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
           on_progress: Callable[[int, int, float], None] | None = None) -> TrainingSummary:
     """Train `model` in place for `settings.iterations` iterations, resuming from `checkpoint_dir/last.pt` if present.
 
+    The model is moved to `device` and to `settings.precision`, and stays there: evaluate it in that precision.
+
     `data[(seed, k)]` must return sample k of the stream as (lr, hr) float tensors in [0, 1] (TrainingPatches does).
     `on_progress(iteration, total, mean_loss)` is called at every curve point. The model is left in eval mode.
     """
@@ -70,7 +72,8 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed patch size: the fastest kernels are found once
-    model.to(device)
+    dtype = getattr(torch, settings.precision)
+    model.to(device, dtype)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, betas=(0.9, 0.999))
@@ -99,13 +102,13 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
     if state.iteration < settings.iterations:
         batches = _loader(data, settings, seed, state.iteration, device)
         for lr, hr in batches:
-            lr = lr.to(device, non_blocking=True)
-            hr = hr.to(device, non_blocking=True)
+            lr = lr.to(device, dtype, non_blocking=True)
+            hr = hr.to(device, dtype, non_blocking=True)
             if channels_last:
                 lr = lr.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
                 sr = model(lr)
-            loss = F.l1_loss(sr.float(), hr)
+            loss = F.l1_loss(sr.to(dtype), hr)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -43,10 +43,16 @@ def test_unchanged_run_passes(results: Path, reference: Path, capsys: pytest.Cap
 
 def test_reference_format(reference: Path) -> None:
     data = json.loads(reference.read_text())
-    assert data["format"] == "mren-harness-check-reference" and data["version"] == 1
+    assert data["format"] == "mren-harness-check-reference" and data["version"] == 2
     assert data["tolerances"] == {"psnr_y": 0.02, "ssim_y": 0.0005, "params": 0, "macs_relative": 0.001}
+    made_with = data["made_with"]
+    assert made_with["cpu"] == ["Test CPU"] and made_with["torch_threads"] == [1]
+    assert made_with["torch"] == ["2.13.0"] and made_with["numpy"] == ["2.4.6"]
+    assert made_with["git_commit"] == ["abc1234"]
+    assert made_with["cpu_capability"] == ["unknown"] and made_with["pillow"] == ["unknown"]
     trial = data["trials"][TRIAL]
     assert trial["label"] == LABEL and trial["scale"] == 4
+    assert trial["config"]["model"] == "mren" and trial["config"]["profile"] == "smoke"
     assert trial["params"] == 298_000 and trial["macs"] == 23_800_000_000
     assert trial["metrics"]["Set5"] == {"psnr_y": 32.2104, "ssim_y": 0.894812}
 
@@ -122,3 +128,102 @@ def test_bad_inputs_exit_2(results: Path, reference: Path, tmp_path: Path, capsy
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1, (name, err)
     assert main(["check", "--results", str(results), "--reference", str(wrong), "--update"]) == 2
+
+
+def _one_error_line(capsys: pytest.CaptureFixture) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_empty_results_are_an_error_and_leave_the_reference_untouched(reference: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    empty = tmp_path / "empty"
+    (empty / "trials").mkdir(parents=True)
+    before = reference.read_bytes()
+    for extra in ([], ["--update"], ["--update", "--prune"]):
+        capsys.readouterr()
+        assert main(["check", "--results", str(empty), "--reference", str(reference), *extra]) == 2, extra
+        assert "no finished trial records" in _one_error_line(capsys)
+        assert reference.read_bytes() == before
+    new = tmp_path / "new.json"
+    assert main(["check", "--results", str(empty), "--reference", str(new), "--update"]) == 2
+    assert not new.exists()
+
+
+def test_results_sharing_no_trial_with_the_reference_are_an_error(reference: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    other = tmp_path / "other"
+    write_record(other, "0123456789ab", model="carn", feeds=[("table5", "CARN")])
+    capsys.readouterr()
+    assert main(["check", "--results", str(other), "--reference", str(reference)]) == 2
+    assert "share no trial" in _one_error_line(capsys)
+
+
+def test_update_refuses_to_shrink_the_reference_unless_pruning(results: Path, reference: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    (results / "trials" / "imdn4.json").unlink()
+    before = reference.read_bytes()
+    capsys.readouterr()
+    assert main(["check", "--results", str(results), "--reference", str(reference), "--update"]) == 2
+    assert "drop 1 of the 2 trials" in _one_error_line(capsys)
+    assert reference.read_bytes() == before
+    assert main(["check", "--results", str(results), "--reference", str(reference), "--update", "--prune"]) == 0
+    assert list(json.loads(reference.read_text())["trials"]) == [TRIAL]
+
+
+def test_update_refuses_unfinished_records(results: Path, reference: Path, capsys: pytest.CaptureFixture) -> None:
+    _edit(results, "imdn4", lambda record: record.update(status="running"))
+    before = reference.read_bytes()
+    capsys.readouterr()
+    assert main(["check", "--results", str(results), "--reference", str(reference), "--update"]) == 2
+    assert "imdn4.json" in _one_error_line(capsys)
+    assert reference.read_bytes() == before
+
+
+def test_non_finite_values_never_enter_or_pass_a_reference(results: Path, reference: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    data = json.loads(reference.read_text())
+    data["tolerances"]["psnr_y"] = float("inf")
+    loose = tmp_path / "loose.json"
+    loose.write_text(json.dumps(data))  # Python writes Infinity
+    capsys.readouterr()
+    assert main(["check", "--results", str(results), "--reference", str(loose)]) == 2
+    assert "tolerances.psnr_y" in _one_error_line(capsys)
+
+    _edit(results, TRIAL, lambda record: record["metrics"]["Set5"].update(psnr_y=float("nan")))
+    assert main(["check", "--results", str(results), "--reference", str(reference)]) == 1  # NaN never matches
+    before = reference.read_bytes()
+    capsys.readouterr()
+    assert main(["check", "--results", str(results), "--reference", str(reference), "--update"]) == 2
+    assert TRIAL in _one_error_line(capsys)
+    assert reference.read_bytes() == before
+
+
+def test_a_changed_setting_is_drift_and_names_what_changed(results: Path, reference: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    path = results / "trials" / f"{TRIAL}.json"
+    record = json.loads(path.read_text())
+    record["config"]["train"]["learning_rate"] = 0.0004  # a settings change gives the trial a new id
+    record["trial_id"] = "aaaaaaaaaaaa"
+    path.unlink()
+    (results / "trials" / "aaaaaaaaaaaa.json").write_text(json.dumps(record))
+    (results / "trials" / "imdn4.json").unlink()  # not one trial id left in common: still drift, not a wrong folder
+    capsys.readouterr()
+    assert main(["check", "--results", str(results), "--reference", str(reference)]) == 1
+    out = capsys.readouterr().out
+    assert "aaaaaaaaaaaa has train.learning_rate None -> 0.0004" in out
+
+
+def test_results_made_elsewhere_are_said_in_one_line(results: Path, reference: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    def elsewhere(record: dict) -> None:
+        record["environment"].update(cpu_capability="AVX2", torch_threads=2)
+
+    _edit(results, TRIAL, elsewhere)
+    capsys.readouterr()
+    assert main(["check", "--results", str(results), "--reference", str(reference)]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1
+    assert "cpu_capability AVX2, unknown (reference: unknown)" in notes[0]
+    assert "torch_threads 1, 2 (reference: 1)" in notes[0]
