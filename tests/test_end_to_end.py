@@ -27,9 +27,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = REPO_ROOT / "results" / "reference" / "smoke.json"
 # What a CPU with AVX2 and no AVX-512 (most AMD and older Intel runners) would run.
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
-# Smoke-trained numbers are float64: runs on different kernels agree far below the check's tolerance (docs/drift.md).
-CROSS_KERNEL_PSNR = 1e-6  # dB
-CROSS_KERNEL_SSIM = 1e-8
+# Smoke-trained numbers are float64: runs on different kernels agree far below the check's tolerance (measured:
+# 0 to 1e-4 dB, docs/drift.md), ten times below it here.
+CROSS_KERNEL_PSNR = 0.002  # dB
+CROSS_KERNEL_SSIM = 0.00005
 
 
 def _run_grid(results: Path, shared_dir: Path, *extra: str, env: dict[str, str] | None = None,
@@ -118,7 +119,7 @@ def test_kernel_variants_agree_far_below_the_tolerance(smoke_results: Path, smok
     default = {record.trial_id: record for record in load_records(smoke_results)}
     avx2 = {record.trial_id: record for record in load_records(smoke_results_avx2)}
     assert default.keys() == avx2.keys()
-    compared = 0
+    compared, largest = 0, 0.0
     for trial_id, record in default.items():
         if record.config.mode != "train":
             continue
@@ -127,7 +128,10 @@ def test_kernel_variants_agree_far_below_the_tolerance(smoke_results: Path, smok
             assert abs(score.psnr_y - other.psnr_y) <= CROSS_KERNEL_PSNR, (record.label, dataset)
             assert abs(score.ssim_y - other.ssim_y) <= CROSS_KERNEL_SSIM, (record.label, dataset)
             compared += 1
+            largest = max(largest, abs(score.psnr_y - other.psnr_y))
     assert compared >= 35
+    print(f"\n[end-to-end] {compared} smoke-trained scores, native/1 thread against AVX2/2 threads: largest PSNR "
+          f"difference {largest:.3e} dB", file=sys.stderr)
 
 
 def test_a_moved_value_fails_the_check_and_is_named(smoke_results: Path, tmp_path: Path) -> None:

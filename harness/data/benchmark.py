@@ -16,6 +16,7 @@ import numpy as np
 from harness.data.images import IMAGE_SUFFIXES, crop_to_multiple, list_images, read_rgb
 from harness.errors import UserError
 from harness.imresize import imresize_uint8
+from harness.metrics import SSIM_WINDOW
 
 GENERATED_LR = "MATLAB-exact bicubic imresize of the HR (uint8, antialiased)"
 
@@ -35,6 +36,15 @@ class BenchmarkSet:
     pairs: tuple[ImagePair, ...]
 
 
+def _check_scorable(set_name: str, image_name: str, hr: np.ndarray, scale: int) -> None:
+    """SSIM needs an 11x11 window inside the HR once `scale` border pixels are cropped from each side."""
+    smallest = SSIM_WINDOW + 2 * scale
+    if hr.shape[0] < smallest or hr.shape[1] < smallest:
+        raise UserError(f"{set_name}/{image_name}: {hr.shape[1]}x{hr.shape[0]} at x{scale} is too small to score "
+                        f"(at least {smallest}x{smallest}: the {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window after cropping "
+                        f"{scale} border pixels)")
+
+
 def degrade(hr: np.ndarray, scale: int) -> np.ndarray:
     return imresize_uint8(crop_to_multiple(hr, scale), 1 / scale)
 
@@ -44,6 +54,7 @@ def benchmark_from_images(name: str, images: Mapping[str, np.ndarray], scale: in
     pairs = []
     for image_name in sorted(images):
         hr = crop_to_multiple(images[image_name], scale)
+        _check_scorable(name, image_name, hr, scale)
         pairs.append(ImagePair(image_name, hr, imresize_uint8(hr, 1 / scale)))
     if not pairs:
         raise UserError(f"benchmark {name!r} has no images")
@@ -74,6 +85,7 @@ def open_benchmark(path: Path, scale: int) -> BenchmarkSet:
     pairs = []
     for hr_file in hr_files:
         hr = crop_to_multiple(read_rgb(hr_file), scale)
+        _check_scorable(path.name, hr_file.name, hr, scale)
         if lr_dir is None:
             lr = imresize_uint8(hr, 1 / scale)
         else:

@@ -10,10 +10,35 @@ from PIL import Image, UnidentifiedImageError
 from harness.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
+# Pillow's own guard against decompression bombs only warns below twice its limit; a benchmark image is never this
+# large (DIV2K's largest is 2040x2040, 4.2 MPixel), so anything beyond is refused before it is decoded.
+MAX_IMAGE_PIXELS = 64 * 1024 * 1024
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 
 def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """The image files of `folder`, sorted by name. Files with other suffixes are ignored; an image entry that is not
+    a readable regular file (a dangling or looping link, a folder, a FIFO) and two images of one stem (bird.png and
+    bird.bmp) are UserErrors: a set silently scored on fewer images, or on the wrong one, is a wrong number."""
+    try:
+        entries = sorted(Path(folder).iterdir())
+    except OSError as error:
+        raise UserError(f"cannot list image folder {folder} ({error.strerror or error})") from None
+    images: dict[str, Path] = {}
+    for entry in entries:
+        if entry.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        try:
+            regular = entry.is_file()
+        except OSError:  # a symlink loop
+            regular = False
+        if not regular or not os.access(entry, os.R_OK):
+            what = "a broken link" if entry.is_symlink() and not entry.exists() else "not a readable regular file"
+            raise UserError(f"{entry}: {what}; remove it or fix it")
+        other = images.setdefault(entry.stem, entry)
+        if other != entry:
+            raise UserError(f"{folder}: two images named {entry.stem!r} ({other.name} and {entry.name}); keep one")
+    return sorted(images.values())
 
 
 def to_rgb(array: np.ndarray) -> np.ndarray:
@@ -28,18 +53,37 @@ def to_rgb(array: np.ndarray) -> np.ndarray:
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """An image file as uint8 HxWx3 RGB; an unreadable or non-8-bit file is a UserError naming it."""
+    """An image file as uint8 HxWx3 RGB; an unreadable, oversized or non-8-bit file is a UserError naming it."""
     try:
         with Image.open(path) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise UserError(f"{path}: {image.width}x{image.height} pixels is beyond the limit of "
+                                f"{MAX_IMAGE_PIXELS:,} pixels")
+            # Pillow opens 16-bit RGB PNGs as 8-bit RGB, dropping the low bits silently: refuse them by their header.
+            if _sixteen_bit_png(image):
+                raise UserError(f"{path}: 16-bit image (8-bit images only)")
             image.load()
             if image.mode in ("1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "YCbCr"):
                 mode = {"1": "L", "LA": "L", "CMYK": "RGB", "YCbCr": "RGB", "P": "RGBA"}.get(image.mode, image.mode)
                 array = np.asarray(image.convert(mode))
             else:
                 raise UserError(f"{path}: unsupported image mode {image.mode} (8-bit images only)")
-    except (OSError, UnidentifiedImageError, ValueError) as error:
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError) as error:
         raise UserError(f"{path}: cannot read image ({error.__class__.__name__}: {error})") from None
     return to_rgb(array)
+
+
+def _sixteen_bit_png(image: Image.Image) -> bool:
+    """True for a PNG whose IHDR says 16 bits per sample (byte 24 of the file: the bit depth)."""
+    if image.format != "PNG" or image.fp is None:
+        return False
+    position = image.fp.tell()
+    try:
+        image.fp.seek(24)
+        depth = image.fp.read(1)
+    finally:
+        image.fp.seek(position)
+    return depth == b"\x10"
 
 
 def write_png(path: Path, array: np.ndarray) -> None:
