@@ -46,8 +46,13 @@ def config_fields(name: str) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(config_type) if f.init}
 
 
-def make_config(name: str, scale: int, overrides: Mapping[str, Any] | None = None) -> Any:
-    """The registered default config of `name` at `scale`, with `overrides` validated against field types."""
+def make_config(name: str, scale: int, overrides: Mapping[str, Any] | None = None, *,
+                from_text: bool = True) -> Any:
+    """The registered default config of `name` at `scale`, with `overrides` validated against field types.
+
+    `from_text`: string values are parsed ("6" for an int field), as command-line `--set KEY=VALUE` gives them;
+    without it every value must have its field's type already, as a YAML spec gives them.
+    """
     fields = config_fields(name)
     config = entry(name).default_config(scale)
     values: dict[str, Any] = {}
@@ -57,7 +62,8 @@ def make_config(name: str, scale: int, overrides: Mapping[str, Any] | None = Non
         if key not in fields:
             raise UserError(f"model {name!r} has no config field {key!r}; fields: {', '.join(sorted(fields))}")
         try:
-            values[key] = pydantic.TypeAdapter(fields[key]).validate_python(value, strict=not isinstance(value, str))
+            strict = not (from_text and isinstance(value, str))
+            values[key] = pydantic.TypeAdapter(fields[key]).validate_python(value, strict=strict)
         except pydantic.ValidationError as error:
             allowed = _describe(fields[key])
             raise UserError(f"model {name!r}: bad value {value!r} for {key!r} (expected {allowed})") from error

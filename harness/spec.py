@@ -8,6 +8,8 @@ docs/specs.md. Every problem is one `UserError` line naming the file, the key pa
 import dataclasses
 import itertools
 import re
+import reprlib
+import stat
 import string
 import types
 import typing
@@ -33,6 +35,14 @@ TABLE_ROWS: dict[str, tuple[str, ...]] = {
     "table4": ("Distillation block", "Distillation block + Sigmoid", "Distillation block + jump connection", "DRACB"),
 }
 TRIAL_KEYS = ("model", "config", "scale", "mode", "epochs", "eval", "weights")
+# Bounds on what a spec may be or expand to: a typo (or a hostile file) gets a message naming the limit, not an hour
+# of silence or an exhausted machine. The paper's grid is 49 trials in a 5 KB file of depth 5.
+MAX_SPEC_BYTES = 1024 * 1024
+MAX_YAML_DEPTH = 32
+MAX_YAML_NODES = 100_000  # counted with repetition, so that YAML aliases cannot multiply a small file
+MAX_TRIALS = 10_000
+MAX_TEXT = 200  # characters of a model name, row, weights file name or config string
+MAX_SEED = 2**63 - 1  # torch.manual_seed's largest
 
 
 
@@ -46,7 +56,8 @@ def _distinct(values: list[Any]) -> list[Any]:
 Distinct = pydantic.AfterValidator(_distinct)
 NonEmptyList = Annotated[list, pydantic.Field(min_length=1), Distinct]
 PositiveInt = Annotated[int, pydantic.Field(ge=1)]
-WeightsName = Annotated[str, pydantic.Field(min_length=1, pattern=r"^[^/\\]+$")]  # a file name, no folders
+Text = Annotated[str, pydantic.Field(max_length=MAX_TEXT)]
+WeightsName = Annotated[str, pydantic.Field(min_length=1, max_length=MAX_TEXT, pattern=r"^[^/\\]+$")]  # no folders
 
 
 class _Strict(pydantic.BaseModel):
@@ -57,8 +68,8 @@ class _Strict(pydantic.BaseModel):
 class TrialFields(_Strict):
     """A trial's settings, every one optional: a variant's settings override the base's, its `config` is merged."""
 
-    model: str | None = None
-    config: dict[str, Any] = {}
+    model: Text | None = None
+    config: dict[Text, Any] = {}
     scale: Scale | None = None
     mode: Mode | None = None  # unset means "train"
     epochs: PositiveInt | None = None
@@ -67,26 +78,27 @@ class TrialFields(_Strict):
 
 
 class Variant(TrialFields):
-    row: str | None = None
+    row: Text | None = None
 
 
 class Grid(_Strict):
     """Named axes; the trials are their cross product. `config` axes vary model config fields."""
 
-    model: Annotated[list[str], pydantic.Field(min_length=1), Distinct] | None = None
+    model: Annotated[list[Text], pydantic.Field(min_length=1), Distinct] | None = None
     scale: Annotated[list[Scale], pydantic.Field(min_length=1), Distinct] | None = None
     epochs: Annotated[list[PositiveInt], pydantic.Field(min_length=1), Distinct] | None = None
-    config: dict[str, NonEmptyList] = {}
+    config: dict[Text, NonEmptyList] = {}
 
 
 class SpecFile(_Strict):
-    include: list[str] = []
+    include: list[Text] = []
     table: TableName | None = None
-    row: str | None = None
+    row: Text | None = None
     base: TrialFields = TrialFields()
     grid: Grid = Grid()
     variants: list[Variant] = []
-    seeds: Annotated[list[Annotated[int, pydantic.Field(ge=0)]], pydantic.Field(min_length=1), Distinct] = [0]
+    seeds: Annotated[list[Annotated[int, pydantic.Field(ge=0, le=MAX_SEED)]], pydantic.Field(min_length=1),
+                     Distinct] = [0]
 
 
 @dataclass(frozen=True)
@@ -115,7 +127,10 @@ class SpecTrial:
 
 def load_spec(path: Path) -> list[SpecTrial]:
     """Every trial of the spec at `path` and of the specs it includes, in file order (duplicates kept)."""
-    return _load(Path(path), stack=())
+    trials = _load(Path(path), stack=())
+    if len(trials) > MAX_TRIALS:
+        raise UserError(f"{path}: expands to {len(trials):,} trials, more than the limit of {MAX_TRIALS:,}")
+    return trials
 
 
 def _load(path: Path, stack: tuple[Path, ...]) -> list[SpecTrial]:
@@ -164,21 +179,38 @@ class _StrictLoader(yaml.SafeLoader):
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, typing.Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(None, None, f"found unhashable key ({type(key).__name__})",
+                                                        key_node.start_mark) from None
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {_short(key)}",
+                                                        key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
 
 
 def read_yaml(path: Path) -> Any:
+    path = Path(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        status = path.stat()
     except FileNotFoundError:
         raise UserError(f"spec file {path} not found") from None
+    except OSError as error:
+        raise UserError(f"spec file {path} cannot be read ({error.strerror or error})") from None
+    if not stat.S_ISREG(status.st_mode):  # a FIFO would block the read forever
+        raise UserError(f"spec file {path} is not a regular file")
+    if status.st_size > MAX_SPEC_BYTES:
+        raise UserError(f"spec file {path} is {status.st_size:,} bytes, more than the limit of {MAX_SPEC_BYTES:,}")
+    try:
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"spec file {path} cannot be read ({error})") from None
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no Python object tags
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no Python object tags
+    except RecursionError:
+        raise UserError(f"{path}: nested deeper than the limit of {MAX_YAML_DEPTH} levels") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
@@ -186,6 +218,28 @@ def read_yaml(path: Path) -> Any:
         if "could not determine a constructor" in problem:
             problem = f"YAML tag {_quoted_tag(problem)} is not allowed (specs are plain YAML: no Python objects)"
         raise UserError(f"{where}: YAML error: {problem}") from None
+    _check_size(data, path)
+    return data
+
+
+def _check_size(data: Any, path: Path) -> None:
+    """Depth and node count within the limits, counting a node reached through several aliases each time."""
+    budget = [MAX_YAML_NODES]
+
+    def visit(node: Any, depth: int) -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise UserError(f"{path}: more than the limit of {MAX_YAML_NODES:,} values (YAML aliases count each "
+                            "time they are used)")
+        if depth > MAX_YAML_DEPTH:
+            raise UserError(f"{path}: nested deeper than the limit of {MAX_YAML_DEPTH} levels")
+        children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in children:
+            if isinstance(node, dict) and not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise UserError(f"{path}: a key must be a plain value, not a {type(key).__name__}")
+            visit(child, depth + 1)
+
+    visit(data, 0)
 
 
 def _quoted_tag(problem: str) -> str:
@@ -207,8 +261,12 @@ def _describe_validation_error(error: pydantic.ValidationError) -> str:
     return f"{location}: {first['msg']} (got {_short(first['input'])}){more}"
 
 
+_SHORT = reprlib.Repr()  # keyword arguments need Python 3.12
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 50, 50
+
+
 def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    text = _SHORT.repr(value)  # bounded: the full repr of a large value would be slow and unreadable
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
@@ -355,18 +413,23 @@ def _model_config(model: str, scale: int, config: dict[str, _Setting], file: str
     """models.make_config, with a failure traced back to the key that caused it."""
     for name, setting in config.items():
         try:
-            models.make_config(model, scale, {name: setting.value})
+            models.make_config(model, scale, {name: setting.value}, from_text=False)
         except UserError as error:
             raise UserError(f"{file}: {setting.origin}: {error}") from None
     try:
-        return models.make_config(model, scale, {name: setting.value for name, setting in config.items()})
+        return models.make_config(model, scale, {name: setting.value for name, setting in config.items()},
+                                  from_text=False)
     except UserError as error:
         keys = ", ".join(setting.origin for setting in config.values()) or f"{variant_path}.config"
         raise UserError(f"{file}: {keys}: {error}") from None
 
 
 def _format(template: str, variables: dict[str, Any], origin: str, file: str) -> str:
-    names = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    try:
+        names = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    except ValueError as error:  # an unbalanced brace
+        raise UserError(f"{file}: {origin}: cannot fill {template!r} ({error}; write {{{{ and }}}} for a literal "
+                        "brace)") from None
     unknown = [name for name in names if name not in variables]
     if unknown or any(name == "" for name in names):
         raise UserError(f"{file}: {origin}: unknown placeholder {{{(unknown or [''])[0]}}} in {template!r}; "

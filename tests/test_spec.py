@@ -1,6 +1,7 @@
 """Spec parsing, validation and expansion; the ablation specs of the paper's tables. No training, no Ray."""
 
 import hashlib
+import os
 import json
 import textwrap
 from pathlib import Path
@@ -280,3 +281,51 @@ def test_missing_inputs_stop_the_run_before_ray(tmp_path: Path, capsys: pytest.C
                            "--weights-dir", tmp_path, "--results", tmp_path / "r")
     line = single_error_line(err)
     assert code == 2 and "weights file IMDN_x2.pth not found in the weights folder" in line and str(tmp_path) in line
+
+
+# --- hostile specs: bounded, one line, exit 2, before Ray ---------------------------------------------------------
+
+def _alias_bomb() -> str:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 9):
+        previous = f"*a{level - 1}"
+        lines.append(f"a{level}: &a{level} [{', '.join([previous] * 10)}]")
+    return "\n".join(lines) + f"\ntable: table3\nbase: {BASE}\nvariants: [{{row: OSA, config: {{scacb: *a8}}}}]\n"
+
+
+@pytest.mark.parametrize("body, expected", [
+    (_alias_bomb(), ["limit of 100,000 values"]),
+    ("table: table3\nbase: " + "[" * 20000 + "]" * 20000 + "\n", ["nested deeper", "limit of 32"]),
+    ("table: table3\nbase: " + "{a: " * 40 + "1" + "}" * 40 + "\n", ["nested deeper", "limit of 32"]),
+    ("? [a, b]\n: 1\ntable: table3\n", ["unhashable key"]),
+    (f"table: table3\nbase: {BASE}\nvariants: [{{row: 'OSA}}'}}]\n", ["variants[0].row", "cannot fill", "brace"]),
+    (f"table: table5\nbase: {{model: imdn, scale: 4, mode: evaluate, eval: [Set5], weights: 'IMDN_{{scale.pth'}}\n"
+     "variants: [{row: IMDN}]\n", ["base.weights", "cannot fill"]),
+    (f"table: table3\nbase: {BASE}\nseeds: [18446744073709551616]\nvariants: [{{row: OSA}}]\n",
+     ["seeds[0]", "less than or equal to 9223372036854775807"]),
+    (f"table: table3\nbase: {BASE}\nvariants: [{{row: OSA, config: {{n_mreb: '6'}}}}]\n",
+     ["variants[0].config.n_mreb", "'6'"]),
+    (f"table: table3\nbase: {BASE}\nvariants: [{{row: {'x' * 300}}}]\n", ["variants[0].row", "at most 200"]),
+    (f"table: table1\nbase: {BASE}\ngrid: {{config: {{comm_weight: [{', '.join(str(i / 1000) for i in range(1000))}]}}}}"
+     "\nseeds: [" + ", ".join(str(i) for i in range(11)) + "]\nrow: '6'\n", ["11,000 trials", "limit of 10,000"]),
+])
+def test_hostile_spec_is_one_line_error(body: str, expected: list[str], tmp_path: Path, capsys: pytest.CaptureFixture,
+                                        no_ray: None) -> None:
+    spec = write(tmp_path, "hostile.yaml", body)
+    code, _, err = run_cli(capsys, spec, "--profile", "smoke", "--results", tmp_path / "results")
+    line = single_error_line(err)
+    assert code == 2, err
+    for fragment in expected:
+        assert fragment in line, (fragment, line)
+    assert len(line) < 400
+    assert not (tmp_path / "results").exists()
+
+
+def test_spec_that_is_not_a_regular_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                    no_ray: None) -> None:
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)  # reading it would block forever
+    code, _, err = run_cli(capsys, fifo, "--profile", "smoke", "--results", tmp_path / "results")
+    assert code == 2 and "not a regular file" in single_error_line(err)
+    code, _, err = run_cli(capsys, tmp_path, "--profile", "smoke", "--results", tmp_path / "results")
+    assert code == 2 and "not a regular file" in single_error_line(err)
