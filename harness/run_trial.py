@@ -93,7 +93,8 @@ def _train(model: nn.Module, trial: Trial, settings: RunSettings, device: torch.
         report(f"train {iteration}/{total} loss {loss:.4f}")
 
     summary = train(model, train_settings, data=data, seed=config.seed,
-                    checkpoint_dir=settings.checkpoint_dir(trial.trial_id), device=device, on_progress=on_iteration)
+                    checkpoint_dir=settings.checkpoint_dir(trial.trial_id), device=device, on_progress=on_iteration,
+                    owner=trial.trial_id)
     return summary.as_record()
 
 

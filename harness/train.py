@@ -57,13 +57,14 @@ def seed_everything(seed: int) -> None:
 
 def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int, checkpoint_dir: Path,
           device: torch.device, bf16: bool = False, channels_last: bool = False,
-          on_progress: Callable[[int, int, float], None] | None = None) -> TrainingSummary:
+          on_progress: Callable[[int, int, float], None] | None = None, owner: str = "") -> TrainingSummary:
     """Train `model` in place for `settings.iterations` iterations, resuming from `checkpoint_dir/last.pt` if present.
 
     The model is moved to `device` and to `settings.precision`, and stays there: evaluate it in that precision.
 
     `data[(seed, k)]` must return sample k of the stream as (lr, hr) float tensors in [0, 1] (TrainingPatches does).
     `on_progress(iteration, total, mean_loss)` is called at every curve point. The model is left in eval mode.
+    `owner` (a trial id) is written into every checkpoint; a checkpoint of another owner is refused.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UserError(f"training seed must be a non-negative integer, got {seed!r}")
@@ -83,7 +84,7 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
     last_path = checkpoint_dir / LAST
     resumed_from = None
     if last_path.exists():
-        checkpoint = _load_checkpoint(last_path, settings, seed)
+        checkpoint = _load_checkpoint(last_path, settings, seed, owner)
         try:
             model.load_state_dict(checkpoint["model"])
             optimizer.load_state_dict(checkpoint["optimizer"])
@@ -122,7 +123,8 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
                 point = state.close_point()
             if state.iteration % settings.checkpoint_every == 0 or state.iteration == settings.iterations:
                 seconds = state.seconds + time.perf_counter() - started
-                _save_atomic(_checkpoint(model, optimizer, scheduler, settings, seed, state, seconds), last_path)
+                _save_atomic(_checkpoint(model, optimizer, scheduler, settings, seed, owner, state, seconds),
+                             last_path)
             if point is not None and on_progress is not None:
                 on_progress(state.iteration, settings.iterations, point)
     state.seconds += time.perf_counter() - started
@@ -182,9 +184,10 @@ def _loader(data: Dataset, settings: TrainSettings, seed: int, start_iteration: 
 
 
 def _checkpoint(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, settings: TrainSettings,
-                seed: int, state: _Progress, seconds: float) -> dict[str, Any]:
+                seed: int, owner: str, state: _Progress, seconds: float) -> dict[str, Any]:
     return {
         "format": CHECKPOINT_FORMAT,
+        "owner": owner,
         "settings": dataclasses.asdict(settings),
         "seed": seed,
         "iteration": state.iteration,
@@ -223,17 +226,36 @@ def _set_rng_states(states: dict[str, Any]) -> None:
     random.setstate((python_state["version"], tuple(python_state["state"]), python_state["gauss_next"]))
 
 
-def _load_checkpoint(path: Path, settings: TrainSettings, seed: int) -> dict[str, Any]:
+# What a checkpoint must hold, and of which type: a damaged or hand-made one is refused by name, never a KeyError.
+_CHECKPOINT_FIELDS = {"owner": str, "settings": dict, "seed": int, "iteration": int, "model": dict, "optimizer": dict,
+                      "scheduler": dict, "rng": dict, "curve": list, "loss_sum": torch.Tensor, "loss_count": int,
+                      "seconds": float}
+_RNG_FIELDS = ("torch", "cuda", "numpy", "python")
+
+
+def _load_checkpoint(path: Path, settings: TrainSettings, seed: int, owner: str) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # corrupt or foreign files fail in many ways inside the unpickler
         raise UserError(f"{path}: unreadable checkpoint ({type(error).__name__}); delete it to start over") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise UserError(f"{path}: not a training checkpoint of this harness (format {CHECKPOINT_FORMAT})")
+    damaged = [name for name, kind in _CHECKPOINT_FIELDS.items() if not isinstance(checkpoint.get(name), kind)]
+    if isinstance(checkpoint.get("rng"), dict):
+        damaged += [f"rng.{name}" for name in _RNG_FIELDS if name not in checkpoint["rng"]]
+    if damaged:
+        raise UserError(f"{path}: damaged checkpoint ({', '.join(damaged)} missing or of the wrong type); delete it "
+                        "to start over")
+    if checkpoint["owner"] != owner:
+        raise UserError(f"{path}: checkpoint of trial {checkpoint['owner'] or '(none)'}, not of trial "
+                        f"{owner or '(none)'}; delete it to start over")
     expected = _result_settings(dataclasses.asdict(settings))
     if _result_settings(checkpoint["settings"]) != expected or checkpoint["seed"] != seed:
         raise UserError(f"{path}: checkpoint belongs to another training (settings or seed differ); "
                         "delete it or use another checkpoint folder")
+    if not 0 <= checkpoint["iteration"] <= settings.iterations:
+        raise UserError(f"{path}: checkpoint claims iteration {checkpoint['iteration']}, outside "
+                        f"0..{settings.iterations}; delete it to start over")
     return checkpoint
 
 

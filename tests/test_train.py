@@ -243,6 +243,27 @@ def test_checkpoint_of_another_training_is_refused(bundled_x2: TrainingPatches, 
         _run(bundled_x2, tiny_settings(iterations=2), tmp_path)
 
 
+def test_checkpoint_of_another_trial_or_damaged_is_refused(bundled_x2: TrainingPatches, tmp_path: Path) -> None:
+    settings = tiny_settings(iterations=2)
+    _run(bundled_x2, settings, tmp_path, owner="aaaaaaaaaaaa")
+    # Same model, settings and seed, so the same shapes: only the owner tells them apart.
+    with pytest.raises(UserError, match="checkpoint of trial aaaaaaaaaaaa, not of trial bbbbbbbbbbbb"):
+        _run(bundled_x2, settings, tmp_path, owner="bbbbbbbbbbbb")
+    original = torch.load(tmp_path / LAST, weights_only=True)
+    for change, message in [
+        (lambda checkpoint: checkpoint.update(iteration=10**9), "claims iteration 1000000000, outside 0..2"),
+        (lambda checkpoint: checkpoint.update(iteration=-1), "outside 0..2"),
+        (lambda checkpoint: checkpoint.pop("rng"), r"damaged checkpoint \(rng missing"),
+        (lambda checkpoint: checkpoint["rng"].pop("numpy"), r"damaged checkpoint \(rng.numpy"),
+        (lambda checkpoint: checkpoint.update(loss_count="3"), "loss_count missing or of the wrong type"),
+    ]:
+        checkpoint = {**original, "rng": dict(original["rng"])}
+        change(checkpoint)
+        torch.save(checkpoint, tmp_path / LAST)
+        with pytest.raises(UserError, match=message):
+            _run(bundled_x2, settings, tmp_path, owner="aaaaaaaaaaaa")
+
+
 def test_smoke_trained_mren_x2_beats_bicubic_on_set5(bundled_x2: TrainingPatches, tmp_path: Path,
                                                      shared_dir: Path) -> None:
     settings = training_settings("smoke", epochs=3000)
