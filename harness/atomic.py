@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,25 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `path` to fill; on success its files are renamed into `path` (created if
+    needed), on failure (a full disk, Ctrl-C) it is removed and `path` is as it was. Renames within one file system
+    need no space, so `path` never holds half of the output."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{path} is not a folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial"))
+    try:
+        yield temporary
+        path.mkdir(exist_ok=True)
+        for entry in sorted(temporary.iterdir()):
+            os.replace(entry, path / entry.name)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

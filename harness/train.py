@@ -9,10 +9,8 @@ pure function of (seed, k) (see harness/data/training.py). `checkpoint_dir/final
 
 import dataclasses
 import math
-import os
 import random
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from harness.atomic import atomic_path
 from harness.errors import UserError
 from harness.profiles import TrainSettings
 
@@ -264,11 +263,5 @@ def _result_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save_atomic(obj: Any, path: Path) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(descriptor)
-    try:
+    with atomic_path(path) as temporary:
         torch.save(obj, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

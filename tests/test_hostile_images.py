@@ -124,3 +124,23 @@ def test_other_files_beside_the_images_are_ignored(tmp_path: Path) -> None:
     process = _eval(folder, out)
     assert process.returncode == 0, process.stderr
     assert out.exists() and '"alpha"' in out.read_text() and "README" not in out.read_text()
+
+
+def test_degrade_writes_all_images_or_none(tmp_path: Path) -> None:
+    folder = _make_set(tmp_path)
+    out = tmp_path / "lr"
+    command = [sys.executable, "-m", "harness", "degrade", "--hr", str(folder), "--scale", "2", "--out", str(out)]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in out.iterdir()) == ["alphax2.png", "betax2.png", "gammax2.png"]
+    assert not list(tmp_path.glob(".lr.*"))  # the temporary folder is gone
+
+    _garbage(folder)  # an unreadable image stops the command before anything is written
+    fresh = tmp_path / "fresh"
+    failed = subprocess.run([*command[:-1], str(fresh)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 2 and "junk.png" in failed.stderr and not fresh.exists()
+
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("")
+    failed = subprocess.run([*command[:-1], str(a_file)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 2 and "is a file" in failed.stderr and "Traceback" not in failed.stderr

@@ -299,7 +299,7 @@ def _alias_bomb() -> str:
     ("table: table3\nbase: " + "{a: " * 40 + "1" + "}" * 40 + "\n", ["nested deeper", "limit of 32"]),
     ("? [a, b]\n: 1\ntable: table3\n", ["unhashable key"]),
     (f"table: table3\nbase: {BASE}\nvariants: [{{row: 'OSA}}'}}]\n", ["variants[0].row", "cannot fill", "brace"]),
-    (f"table: table5\nbase: {{model: imdn, scale: 4, mode: evaluate, eval: [Set5], weights: 'IMDN_{{scale.pth'}}\n"
+    ("table: table5\nbase: {model: imdn, scale: 4, mode: evaluate, eval: [Set5], weights: 'IMDN_{scale.pth'}\n"
      "variants: [{row: IMDN}]\n", ["base.weights", "cannot fill"]),
     (f"table: table3\nbase: {BASE}\nseeds: [18446744073709551616]\nvariants: [{{row: OSA}}]\n",
      ["seeds[0]", "less than or equal to 9223372036854775807"]),

@@ -1,12 +1,12 @@
 """Reading and writing images as uint8 RGB arrays, with the benchmark conventions (gray replicated, alpha dropped)."""
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from harness.atomic import atomic_path
 from harness.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -88,15 +88,8 @@ def _sixteen_bit_png(image: Image.Image) -> bool:
 
 def write_png(path: Path, array: np.ndarray) -> None:
     """Write a uint8 image atomically (temporary file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(descriptor)
-    try:
+    with atomic_path(path, suffix=".png") as temporary:
         Image.fromarray(array).save(temporary, format="PNG")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def crop_to_multiple(image: np.ndarray, scale: int) -> np.ndarray:

@@ -11,8 +11,6 @@ then memory-mapped: start-up takes seconds instead of minutes of PNG decoding an
 processes share the pages through the OS cache instead of each holding a copy.
 """
 
-import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from harness.atomic import atomic_path
 from harness.data.bundled import BUNDLED_TRAIN, load_bundled
 from harness.data.images import crop_to_multiple, list_images, read_rgb
 from harness.errors import UserError
@@ -184,14 +183,8 @@ def _cached(path: Path, source: Path, make: Callable[[], np.ndarray]) -> np.ndar
     `source`."""
     if not path.is_file() or path.stat().st_mtime_ns < source.stat().st_mtime_ns:
         array = make()
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npy")
-        try:
-            with os.fdopen(descriptor, "wb") as file:
-                np.save(file, array)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_path(path, suffix=".npy") as temporary:
+            np.save(temporary, array)
     try:
         return np.load(path, mmap_mode="r")
     except (OSError, ValueError) as error:
