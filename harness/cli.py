@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command].main(args)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)  # one line, whatever the message held
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
