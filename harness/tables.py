@@ -85,6 +85,7 @@ class TrialConfig(_Record):
     weights: str | None = None
     eval_sets: list[str] = []
     seed: int = 0
+    input_digests: dict[str, str] = {}
 
 
 class TrialRecord(_Record):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import models
+from harness.data.digest import content_digest
 from harness.errors import UserError
 from harness.profiles import training_settings
 from harness.spec import Feed, SpecTrial
@@ -54,11 +55,14 @@ class TrialConfig:
     weights: str | None  # released weights file name, for evaluation-only trials
     eval_sets: tuple[str, ...]
     seed: int
+    # Content digest of each input file or folder (eval sets, released weights) by name: an input that changed on
+    # disk makes a new trial, never a done one with a stale number. "missing" where it is absent.
+    input_digests: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "model_config": self.model_config, "scale": self.scale, "mode": self.mode,
                 "profile": self.profile, "train": self.train, "weights": self.weights,
-                "eval_sets": list(self.eval_sets), "seed": self.seed}
+                "eval_sets": list(self.eval_sets), "seed": self.seed, "input_digests": self.input_digests}
 
     @property
     def trial_id(self) -> str:
@@ -117,10 +121,20 @@ def resolve_config(spec_trial: SpecTrial, settings: RunSettings) -> TrialConfig:
     train = None
     if trains:
         train = dataclasses.asdict(training_settings(settings.profile, epochs=spec_trial.epochs))
+    eval_sets = resolve_eval_sets(spec_trial, settings)
     return TrialConfig(model=spec_trial.model, model_config=dataclasses.asdict(spec_trial.model_config),
                        scale=spec_trial.scale, mode=spec_trial.mode, profile=settings.profile if trains else None,
-                       train=train, weights=spec_trial.weights, eval_sets=resolve_eval_sets(spec_trial, settings),
-                       seed=spec_trial.seed)
+                       train=train, weights=spec_trial.weights, eval_sets=eval_sets, seed=spec_trial.seed,
+                       input_digests=_input_digests(eval_sets, spec_trial.weights, settings))
+
+
+def _input_digests(eval_sets: tuple[str, ...], weights: str | None, settings: RunSettings) -> dict[str, str]:
+    inputs = {name: settings.data_root / name if settings.data_root is not None else None
+              for name in eval_sets if name != BUNDLED_SET}
+    if weights is not None:
+        inputs[weights] = settings.weights_dir / weights if settings.weights_dir is not None else None
+    return {name: content_digest(path) if path is not None and path.exists() else "missing"
+            for name, path in sorted(inputs.items())}
 
 
 def resolve_eval_sets(spec_trial: SpecTrial, settings: RunSettings) -> tuple[str, ...]:

@@ -191,8 +191,8 @@ def test_variant_config_merges_over_base_and_null_clears(tmp_path: Path) -> None
 
 # --- the paper's specs ----------------------------------------------------------------------------------------------
 
-def paper_trials(profile: str, data_root: Path | None = None):
-    settings = RunSettings(profile=profile, results_dir=Path("unused"), data_root=data_root)
+def paper_trials(profile: str, data_root: Path | None = None, weights_dir: Path | None = None):
+    settings = RunSettings(profile=profile, results_dir=Path("unused"), data_root=data_root, weights_dir=weights_dir)
     return resolve_trials(load_spec(ABLATIONS / "paper.yaml"), settings)
 
 
@@ -260,7 +260,7 @@ def test_dry_run_lists_every_trial_of_the_paper(tmp_path: Path, capsys: pytest.C
     code, out, err = run_cli(capsys, ABLATIONS / "paper.yaml", "--profile", "smoke", "--dry-run",
                              "--weights-dir", weights, "--results", tmp_path / "results")
     assert code == 0, err
-    trials = paper_trials("smoke")
+    trials = paper_trials("smoke", weights_dir=weights)
     for trial in trials:
         line = next(line for line in out.splitlines() if line.startswith(trial.trial_id))
         assert trial.feeds_text in line and "1 CPU" in line and line.endswith("to run")
@@ -269,6 +269,29 @@ def test_dry_run_lists_every_trial_of_the_paper(tmp_path: Path, capsys: pytest.C
     code, out, err = run_cli(capsys, ABLATIONS / "paper.yaml", "--profile", "smoke", "--dry-run",
                              "--results", tmp_path / "results")
     assert code == 2 and "problem: weights files IMDN_x2.pth, IMDN_x3.pth, IMDN_x4.pth needed" in out
+
+
+def test_a_changed_input_makes_a_new_trial(tmp_path: Path) -> None:
+    """A benchmark set or weights file that changed on disk is a new trial, never a done one with a stale number."""
+    data, weights = tmp_path / "data", tmp_path / "weights"
+    (data / "Set5" / "HR").mkdir(parents=True)
+    (data / "Set5" / "HR" / "baby.png").write_bytes(b"one")
+    weights.mkdir()
+    for scale in (2, 3, 4):
+        (weights / f"IMDN_x{scale}.pth").write_bytes(b"weights")
+
+    def identities() -> dict[str, str]:
+        return {trial.label: trial.trial_id for trial in paper_trials("smoke", data, weights)}
+
+    before = identities()
+    assert identities() == before
+    (data / "Set5" / "HR" / "bird.png").write_bytes(b"two")
+    after_image = identities()
+    evaluated = [label for label, identity in before.items() if after_image[label] != identity]
+    assert evaluated and all("complexity" not in label for label in evaluated)
+    (weights / "IMDN_x3.pth").write_bytes(b"other weights")
+    after_weights = identities()
+    assert [label for label in before if after_weights[label] != after_image[label]] == ["imdn x3 evaluate IMDN_x3.pth"]
 
 
 def test_missing_inputs_stop_the_run_before_ray(tmp_path: Path, capsys: pytest.CaptureFixture, no_ray: None) -> None:
