@@ -28,11 +28,22 @@ def test_a_trial_asks_for_a_gpu_when_there_are_gpus() -> None:
 
 
 def test_capacity_counts_trials_that_fit_at_once() -> None:
-    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 0}, {"CPU": 2.0}) == 2
-    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 0.25}, {"CPU": 16.0, "GPU": 1.0}) == 4
-    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 1}, {"CPU": 16.0, "GPU": 2.0}) == 2
+    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 0}, [{"CPU": 2.0}]) == 2
+    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 0.25}, [{"CPU": 16.0, "GPU": 1.0}]) == 4
+    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 1}, [{"CPU": 16.0, "GPU": 2.0}]) == 2
+    assert scheduler._capacity({"num_cpus": 0.5, "num_gpus": 0.1}, [{"CPU": 1.0, "GPU": 0.3}]) == 2
     with pytest.raises(UserError, match="asks for 4 CPU"):
-        scheduler._capacity({"num_cpus": 4, "num_gpus": 0}, {"CPU": 2.0})
+        scheduler._capacity({"num_cpus": 4, "num_gpus": 0}, [{"CPU": 2.0}])
+
+
+def test_capacity_is_counted_node_by_node() -> None:
+    """Two nodes of 3 CPUs hold two 2-CPU trials, not three; a 4-CPU trial fits on neither."""
+    nodes = [{"CPU": 0.0}, {"CPU": 3.0}, {"CPU": 3.0}]
+    assert scheduler._capacity({"num_cpus": 2, "num_gpus": 0}, nodes) == 2
+    with pytest.raises(UserError, match="no node of the Ray cluster can ever fit it"):
+        scheduler._capacity({"num_cpus": 4, "num_gpus": 0}, nodes)
+    with pytest.raises(UserError, match="at most 3 CPU and 0 GPU on one node"):
+        scheduler._capacity({"num_cpus": 1, "num_gpus": 1}, nodes)
 
 
 def test_ray_folders_of_dead_drivers_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +111,7 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
                                "--results", str(results)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not list(results.glob(f"{scheduler.RUNNING_DIR}/*.json")):
+    while not list(results.glob("checkpoints/*")):
         assert driver.poll() is None and time.monotonic() < deadline, "the trial never started"
         time.sleep(0.2)
     os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group

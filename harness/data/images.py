@@ -1,5 +1,6 @@
 """Reading and writing images as uint8 RGB arrays, with the benchmark conventions (gray replicated, alpha dropped)."""
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -53,6 +54,13 @@ def write_png(path: Path, array: np.ndarray) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """A uint8 image encoded as PNG, in memory (a Ray task returns files to the driver this way)."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def crop_to_multiple(image: np.ndarray, scale: int) -> np.ndarray:

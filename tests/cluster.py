@@ -1,0 +1,195 @@
+"""A real two-node Ray cluster on loopback for the cluster tests: a head that runs no tasks, and worker nodes that
+share nothing with the driver but Ray, as on Kubernetes or a cloud.
+
+Each worker node runs in a mount namespace of its own (`unshare --mount`, root) in which the checkout is hidden under
+an empty read-only tmpfs (so the code can only arrive through Ray), and so is every folder in `hidden` (the results
+folder's parent: a task that tried to write there would fail). The worker keeps the checkout's Python: its virtual
+environment is bind-mounted elsewhere before the checkout is hidden.
+
+Every process of the cluster carries an environment marker; `stop` ends exactly those (never `ray stop`, which would
+end every Ray on the machine) and deletes the cluster's Ray folders.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MARKER = "MREN_TEST_CLUSTER"
+RAY_MAIN = "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def unshare_problem() -> str | None:
+    """Why a worker cannot get a mount namespace of its own here, or None."""
+    if shutil.which("unshare") is None:
+        return "the unshare command is not installed"
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                            "mount -t tmpfs -o ro tmpfs /mnt"], capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        return f"unshare --mount is not permitted here ({probe.stderr.strip() or probe.returncode}; it needs root)"
+    return None
+
+
+class Cluster:
+    def __init__(self, hidden: list[Path], worker_cpus: int = 2) -> None:
+        self.id = uuid.uuid4().hex[:8]
+        self.token = uuid.uuid4().hex + uuid.uuid4().hex
+        # Short paths: Ray's unix sockets live under its folders.
+        self.root = Path(tempfile.mkdtemp(prefix=f"mren-cl-{self.id}-", dir="/tmp"))
+        self.hidden = [Path(folder) for folder in hidden]
+        self.worker_cpus = worker_cpus
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.head: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+        self.venv = Path(sys.prefix)  # the tests' Python environment; the worker gets it bind-mounted
+
+    def environment(self, role: str) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_")}
+        env.pop("PYTHONPATH", None)
+        env[MARKER] = f"{self.id}:{role}"
+        env["RAY_USAGE_STATS_ENABLED"] = "0"
+        # Token authentication (Ray's default for `ray start`) with a token of this cluster's own: every node and
+        # driver must present it, as on a real cluster.
+        env["RAY_AUTH_MODE"] = "token"
+        env["RAY_AUTH_TOKEN"] = self.token
+        return env
+
+    def start_head(self) -> None:
+        command = [sys.executable, "-c", RAY_MAIN, "start", "--head", "--block", "--port", str(self.port),
+                   "--node-ip-address", "127.0.0.1", "--num-cpus", "0", "--num-gpus", "0",
+                   "--include-dashboard", "false",
+                   "--dashboard-agent-listen-port", str(free_port()), "--temp-dir", str(self.root / "head"),
+                   "--disable-usage-stats"]
+        self.head = self._spawn(command, "head", self.root / "head.log")
+
+    def start_worker(self) -> None:
+        """A worker node in a mount namespace of its own; returns once it has joined the cluster."""
+        index = len(self.workers)
+        venv = self.root / f"venv{index}"
+        venv.mkdir()
+        ray_dir = self.root / f"w{index}"
+        mounts = [f"mount --bind {self.venv} {venv}", f"mount -t tmpfs -o ro,size=1m tmpfs {REPO_ROOT}"]
+        mounts += [f"mount -t tmpfs -o ro,size=1m tmpfs {folder}" for folder in self.hidden]
+        ray = [str(venv / "bin" / "python"), "-c", f'"{RAY_MAIN}"', "start", "--block", "--address", self.address,
+               "--node-ip-address", "127.0.0.1", "--num-cpus", str(self.worker_cpus), "--num-gpus", "0",
+               "--dashboard-agent-listen-port", str(free_port()), "--temp-dir", str(ray_dir),
+               "--disable-usage-stats"]
+        script = " && ".join([*mounts, "cd /", "exec " + " ".join(ray)])
+        command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+        before = self.alive_nodes()
+        self.workers.append(self._spawn(command, f"worker{index}", self.root / f"worker{index}.log"))
+        self.wait_for_nodes(before + 1)
+
+    def _spawn(self, command: list[str], role: str, log: Path) -> subprocess.Popen:
+        with open(log, "ab") as output:
+            return subprocess.Popen(command, cwd="/", env=self.environment(role), stdout=output,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alive_nodes(self) -> int:
+        """Alive nodes, asked of the cluster by a short-lived driver of its own."""
+        probe = ("import ray, logging; ray.init(address=%r, logging_level=logging.ERROR, log_to_driver=False); "
+                 "print(sum(1 for node in ray.nodes() if node['Alive']))") % self.address
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                                env=self.environment("probe"), cwd="/")
+        if result.returncode != 0:
+            return 0
+        return int(result.stdout.strip().splitlines()[-1])
+
+    def wait_for_head(self, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.head.poll() is not None:
+                raise ClusterError(f"the head node exited:\n{self.log('head')}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+                if self.alive_nodes() >= 1:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise ClusterError(f"the head node did not start in time:\n{self.log('head')}")
+            time.sleep(1)
+
+    def wait_for_nodes(self, count: int, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while self.alive_nodes() < count:
+            worker = self.workers[-1]
+            if worker.poll() is not None:
+                raise ClusterError(f"the worker node exited:\n{self.log(f'worker{len(self.workers) - 1}')}")
+            if time.monotonic() > deadline:
+                raise ClusterError(f"the worker node did not join in time:\n"
+                                   f"{self.log(f'worker{len(self.workers) - 1}')}")
+            time.sleep(1)
+
+    def log(self, role: str) -> str:
+        try:
+            return (self.root / f"{role}.log").read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def processes(self, role: str | None = None) -> list[int]:
+        """Live processes of this cluster (of one role: "head", "worker0", ...)."""
+        wanted = f"{MARKER}={self.id}:{role or ''}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z" and any(item.startswith(wanted) for item in environ.split(b"\0")):
+                found.append(int(entry.name))
+        return found
+
+    def kill(self, role: str | None = None) -> None:
+        """SIGKILL every process of this cluster (of one role), at once: a node that dies."""
+        for pid in self.processes(role):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for process in [self.head, *self.workers]:
+            if process is not None and process.poll() is None and (role is None or process in self._role(role)):
+                process.kill()
+        for process in [self.head, *self.workers]:
+            if process is not None:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+
+    def _role(self, role: str) -> list[subprocess.Popen]:
+        if role == "head":
+            return [self.head]
+        return [self.workers[int(role.removeprefix("worker"))]]
+
+    def stop(self) -> list[int]:
+        """End every process of the cluster and delete its folders; the processes that were still alive."""
+        leftovers = self.processes()
+        for _ in range(3):
+            self.kill()
+            time.sleep(0.5)
+            if not self.processes():
+                break
+        shutil.rmtree(self.root, ignore_errors=True)
+        return leftovers
