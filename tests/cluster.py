@@ -99,9 +99,14 @@ class Cluster:
         self.wait_for_nodes(before + 1)
 
     def _spawn(self, command: list[str], role: str, log: Path) -> subprocess.Popen:
+        env = self.environment(role)
+        if role.startswith("worker"):
+            # The node's "local disk" for checkpoints and caches: inside the cluster's folder, deleted with it.
+            env["MREN_NODE_CHECKPOINTS"] = str(self.root / f"{role}-disk" / "checkpoints")
+            env["MREN_NODE_CACHE"] = str(self.root / f"{role}-disk" / "cache")
         with open(log, "ab") as output:
-            return subprocess.Popen(command, cwd="/", env=self.environment(role), stdout=output,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen(command, cwd="/", env=env, stdout=output, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
 
     def alive_nodes(self) -> int:
         """Alive nodes, asked of the cluster by a short-lived driver of its own."""
