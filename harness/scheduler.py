@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.atomic import write_text_atomic
 from harness.errors import UserError
+from harness.storage import is_uri
 
 if TYPE_CHECKING:
     from harness.run_trial import TrialResult
@@ -222,11 +223,16 @@ def task_settings(settings: RunSettings, *, cluster: bool) -> RunSettings:
     """The settings a task gets. Local: absolute paths (a worker's working folder is not the driver's), storage and
     cache default to the results folder. Cluster: storage as given (None: each node's local disk, chosen on the
     node), no cache in the results folder."""
-    results = Path(settings.results_dir).absolute()
+    def absolute(path: Path | None) -> Path | None:
+        return None if path is None else Path(path).absolute()
+
+    settings = dataclasses.replace(settings, results_dir=absolute(settings.results_dir),
+                                   data_root=absolute(settings.data_root), weights_dir=absolute(settings.weights_dir))
     if cluster:
-        return dataclasses.replace(settings, results_dir=results, cache_dir=None)
-    return dataclasses.replace(settings, results_dir=results, storage=settings.checkpoint_location,
-                               cache_dir=Path(settings.data_cache_dir).absolute())
+        return dataclasses.replace(settings, cache_dir=None)
+    location = settings.checkpoint_location
+    return dataclasses.replace(settings, storage=location if is_uri(location) else str(Path(location).absolute()),
+                               cache_dir=absolute(settings.data_cache_dir))
 
 
 def _trial_task(payload: bytes, board: Any, node_local: bool, fresh: bool) -> TrialResult:

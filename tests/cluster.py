@@ -91,12 +91,11 @@ class Cluster:
         ray = [str(venv / "bin" / "python"), "-c", f'"{RAY_MAIN}"', "start", "--block", "--address", self.address,
                "--node-ip-address", "127.0.0.1", "--num-cpus", str(self.worker_cpus), "--num-gpus", "0",
                "--dashboard-agent-listen-port", str(free_port()), "--temp-dir", str(ray_dir),
-               "--disable-usage-stats"]
+               "--resources", f"'{{\"{self.id}-worker{index}\": 1}}'", "--disable-usage-stats"]
         script = " && ".join([*mounts, "cd /", "exec " + " ".join(ray)])
         command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
-        before = self.alive_nodes()
         self.workers.append(self._spawn(command, f"worker{index}", self.root / f"worker{index}.log"))
-        self.wait_for_nodes(before + 1)
+        self.wait_for_worker(index)
 
     def _spawn(self, command: list[str], role: str, log: Path) -> subprocess.Popen:
         env = self.environment(role)
@@ -108,15 +107,15 @@ class Cluster:
             return subprocess.Popen(command, cwd="/", env=env, stdout=output, stderr=subprocess.STDOUT,
                                     start_new_session=True)
 
-    def alive_nodes(self) -> int:
-        """Alive nodes, asked of the cluster by a short-lived driver of its own."""
+    def alive_nodes(self) -> list[str]:
+        """The resource names of the alive nodes, asked of the cluster by a short-lived driver of its own."""
         probe = ("import ray, logging; ray.init(address=%r, logging_level=logging.ERROR, log_to_driver=False); "
-                 "print(sum(1 for node in ray.nodes() if node['Alive']))") % self.address
+                 "print('NODES', *(name for node in ray.nodes() if node['Alive'] for name in node['Resources']))"
+                 ) % self.address
         result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
                                 env=self.environment("probe"), cwd="/")
-        if result.returncode != 0:
-            return 0
-        return int(result.stdout.strip().splitlines()[-1])
+        lines = [line for line in result.stdout.splitlines() if line.startswith("NODES")]  # Ray prints warnings too
+        return lines[-1].split()[1:] if result.returncode == 0 and lines else []
 
     def wait_for_head(self, seconds: float = 120) -> None:
         deadline = time.monotonic() + seconds
@@ -125,7 +124,7 @@ class Cluster:
                 raise ClusterError(f"the head node exited:\n{self.log('head')}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
-                if self.alive_nodes() >= 1:
+                if self.alive_nodes():
                     return
             except OSError:
                 pass
@@ -133,15 +132,13 @@ class Cluster:
                 raise ClusterError(f"the head node did not start in time:\n{self.log('head')}")
             time.sleep(1)
 
-    def wait_for_nodes(self, count: int, seconds: float = 120) -> None:
+    def wait_for_worker(self, index: int, seconds: float = 120) -> None:
         deadline = time.monotonic() + seconds
-        while self.alive_nodes() < count:
-            worker = self.workers[-1]
-            if worker.poll() is not None:
-                raise ClusterError(f"the worker node exited:\n{self.log(f'worker{len(self.workers) - 1}')}")
+        while f"{self.id}-worker{index}" not in self.alive_nodes():
+            if self.workers[index].poll() is not None:
+                raise ClusterError(f"the worker node exited:\n{self.log(f'worker{index}')}")
             if time.monotonic() > deadline:
-                raise ClusterError(f"the worker node did not join in time:\n"
-                                   f"{self.log(f'worker{len(self.workers) - 1}')}")
+                raise ClusterError(f"the worker node did not join in time:\n{self.log(f'worker{index}')}")
             time.sleep(1)
 
     def log(self, role: str) -> str:

@@ -119,3 +119,20 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     assert driver.returncode == 130, output
     assert "interrupted: cancelled 1 running trial(s)" in output
     assert_no_processes_left(driver.pid)
+
+
+def test_a_worker_without_the_dependencies_fails_the_run_with_one_line() -> None:
+    payload = b"cno_such_module_here\nThing\n."  # unpickling imports a module this Python lacks, as torch would be
+    with pytest.raises(scheduler.WorkerEnvironmentError, match="cannot import no_such_module_here: install"):
+        scheduler._trial_task(payload, board=None, node_local=False, fresh=False)
+
+
+def test_tasks_get_absolute_paths_and_no_results_folder_on_a_cluster(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = RunSettings("smoke", Path("results"), data_root=Path("data"))
+    local = scheduler.task_settings(settings, cluster=False)
+    assert local.storage == str(tmp_path / "results" / "checkpoints")
+    assert local.data_cache_dir == tmp_path / "results" / "cache" and local.data_root == tmp_path / "data"
+    remote = scheduler.task_settings(settings, cluster=True)
+    assert remote.storage is None and remote.cache_dir is None  # chosen on the node: its own disk
