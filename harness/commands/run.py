@@ -79,9 +79,11 @@ def main(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"problem: {problem}")
         return 2 if problems else 0
-    if problems:
+    if problems and args.address is None:
         more = f" (and {len(problems) - 1} more; --dry-run lists them)" if len(problems) > 1 else ""
         raise UserError(problems[0] + more)
+    for problem in problems:  # on a cluster the nodes need the data, not this machine: each trial checks it there
+        print(f"note: on this machine, {problem}; the nodes of the cluster must have it")
 
     updated = sum(records.add_feeds(settings.results_dir, trial) for trial in trials if trial.trial_id in done)
     if updated:
