@@ -87,6 +87,7 @@ def test_no_node_can_fit_a_trial_is_one_clear_error(cluster: Cluster, driver_dir
         assert len(errors) == 1 and culprit in errors[0] and "no node of the Ray cluster" in errors[0], done.stdout
         assert "Traceback" not in done.stdout
         assert seconds < 30, f"took {seconds:.0f} s"
+        print(f"{' '.join(extra)}: exit 2 in {seconds:.1f} s: {errors[0]}")
     assert not (driver_dir / "never" / records.TRIALS_DIR).exists()
 
 
@@ -95,9 +96,12 @@ def test_grid_runs_on_a_cluster_that_shares_nothing(cluster: Cluster, driver_dir
     results = driver_dir / "results"
     argv = [str(SCACB), "--profile", "smoke", "--data-root", str(data_root), "--results", str(results),
             "--address", cluster.address]
+    started = time.monotonic()
     done = run(argv, cluster, timeout=600)
     assert done.returncode == 0, done.stdout
     assert "4 trials finished, 0 failed" in done.stdout
+    print(f"cluster run: {len(list((results / records.TRIALS_DIR).glob('*.json')))} records in "
+          f"{time.monotonic() - started:.0f} s")
     assert "no --storage given" in done.stdout  # said once: checkpoints stay on the worker's own disk
     found = {path.stem: json.loads(path.read_text()) for path in (results / records.TRIALS_DIR).glob("*.json")}
     assert sorted(found) == sorted(local_records)
@@ -148,6 +152,8 @@ def test_a_worker_node_killed_mid_training_resumes_from_shared_storage(
     assert record["metrics"] == local_records[trial.trial_id]["metrics"]
     assert record["training"]["curve"] == local_records[trial.trial_id]["training"]["curve"]
     assert (results / "failures" / f"{trial.trial_id}.txt").is_file()  # attempt 1's traceback, written by the driver
+    print(f"resumed from iteration {resumed} of {trial.config.train['iterations']} after the worker node was killed; "
+          f"attempt 1 failed with: {next(line for line in output.splitlines() if '(attempt 1)' in line)}")
 
     again = run(argv, cluster, timeout=300)
     assert again.returncode == 0 and "nothing to run" in again.stdout, again.stdout
