@@ -6,6 +6,9 @@ an empty read-only tmpfs (so the code can only arrive through Ray), and so is ev
 folder's parent: a task that tried to write there would fail). The worker keeps the checkout's Python: its virtual
 environment is bind-mounted elsewhere before the checkout is hidden.
 
+Ray binds its servers on every interface of a multi-node cluster, so the whole cluster and its drivers live in a
+network namespace of their own whose only interface is loopback: nothing of it is reachable from outside.
+
 Every process of the cluster carries an environment marker; `stop` ends exactly those (never `ray stop`, which would
 end every Ray on the machine) and deletes the cluster's Ray folders.
 """
@@ -24,6 +27,15 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MARKER = "MREN_TEST_CLUSTER"
 RAY_MAIN = "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"
+# Holds the cluster's network namespace: brings its loopback interface up (SIOCGIFFLAGS, SIOCSIFFLAGS | IFF_UP), waits.
+LOOPBACK_HOLDER = """
+import fcntl, signal, socket, struct
+probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+flags = struct.unpack("16sH", fcntl.ioctl(probe, 0x8913, struct.pack("16sH", b"lo", 0)))[1]
+fcntl.ioctl(probe, 0x8914, struct.pack("16sH", b"lo", flags | 1))
+print("up", flush=True)
+signal.pause()
+"""
 
 
 class ClusterError(RuntimeError):
@@ -38,12 +50,14 @@ def free_port() -> int:
 
 def unshare_problem() -> str | None:
     """Why a worker cannot get a mount namespace of its own here, or None."""
-    if shutil.which("unshare") is None:
-        return "the unshare command is not installed"
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+    for command in ("unshare", "nsenter"):
+        if shutil.which(command) is None:
+            return f"the {command} command is not installed"
+    probe = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c",
                             "mount -t tmpfs -o ro tmpfs /mnt"], capture_output=True, text=True, timeout=30)
     if probe.returncode != 0:
-        return f"unshare --mount is not permitted here ({probe.stderr.strip() or probe.returncode}; it needs root)"
+        return (f"unshare --mount --net is not permitted here ({probe.stderr.strip() or probe.returncode}; "
+                "it needs root)")
     return None
 
 
@@ -58,6 +72,7 @@ class Cluster:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.head: subprocess.Popen | None = None
+        self.network: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
         self.venv = Path(sys.prefix)  # the tests' Python environment; the worker gets it bind-mounted
 
@@ -72,7 +87,21 @@ class Cluster:
         env["RAY_AUTH_TOKEN"] = self.token
         return env
 
+    def start_network(self) -> None:
+        """The cluster's network namespace, loopback only; every command of the cluster runs in it (`inside`)."""
+        self.network = subprocess.Popen(["unshare", "--net", sys.executable, "-c", LOOPBACK_HOLDER],
+                                        env=self.environment("network"), stdout=subprocess.PIPE, text=True,
+                                        start_new_session=True)
+        if self.network.stdout.readline().strip() != "up":
+            raise ClusterError("could not bring up loopback in the cluster's network namespace")
+
+    def inside(self, command: list[str]) -> list[str]:
+        """`command` run in the cluster's network namespace."""
+        return ["nsenter", f"--net=/proc/{self.network.pid}/ns/net", *command]
+
     def start_head(self) -> None:
+        if self.network is None:
+            self.start_network()
         command = [sys.executable, "-c", RAY_MAIN, "start", "--head", "--block", "--port", str(self.port),
                    "--node-ip-address", "127.0.0.1", "--num-cpus", "0", "--num-gpus", "0",
                    "--include-dashboard", "false",
@@ -104,15 +133,15 @@ class Cluster:
             env["MREN_NODE_CHECKPOINTS"] = str(self.root / f"{role}-disk" / "checkpoints")
             env["MREN_NODE_CACHE"] = str(self.root / f"{role}-disk" / "cache")
         with open(log, "ab") as output:
-            return subprocess.Popen(command, cwd="/", env=env, stdout=output, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            return subprocess.Popen(self.inside(command), cwd="/", env=env, stdout=output,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
 
     def alive_nodes(self) -> list[str]:
         """The resource names of the alive nodes, asked of the cluster by a short-lived driver of its own."""
         probe = ("import ray, logging; ray.init(address=%r, logging_level=logging.ERROR, log_to_driver=False); "
                  "print('NODES', *(name for node in ray.nodes() if node['Alive'] for name in node['Resources']))"
                  ) % self.address
-        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+        result = subprocess.run(self.inside([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=120,
                                 env=self.environment("probe"), cwd="/")
         lines = [line for line in result.stdout.splitlines() if line.startswith("NODES")]  # Ray prints warnings too
         return lines[-1].split()[1:] if result.returncode == 0 and lines else []
@@ -122,12 +151,8 @@ class Cluster:
         while True:
             if self.head.poll() is not None:
                 raise ClusterError(f"the head node exited:\n{self.log('head')}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
-                if self.alive_nodes():
-                    return
-            except OSError:
-                pass
+            if self.alive_nodes():
+                return
             if time.monotonic() > deadline:
                 raise ClusterError(f"the head node did not start in time:\n{self.log('head')}")
             time.sleep(1)
@@ -170,10 +195,10 @@ class Cluster:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for process in [self.head, *self.workers]:
+        for process in [self.head, *self.workers, self.network]:
             if process is not None and process.poll() is None and (role is None or process in self._role(role)):
                 process.kill()
-        for process in [self.head, *self.workers]:
+        for process in [self.head, *self.workers, self.network]:
             if process is not None:
                 try:
                     process.wait(timeout=10)
@@ -181,8 +206,8 @@ class Cluster:
                     pass
 
     def _role(self, role: str) -> list[subprocess.Popen]:
-        if role == "head":
-            return [self.head]
+        if role in ("head", "network"):
+            return [getattr(self, role)]
         return [self.workers[int(role.removeprefix("worker"))]]
 
     def stop(self) -> list[int]:

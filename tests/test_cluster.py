@@ -59,9 +59,12 @@ def cluster(driver_dir: Path) -> Cluster:
 
 def run(argv: list[str], cluster: Cluster | None, timeout: float) -> subprocess.CompletedProcess:
     """`python -m harness run ...` as a driver outside the cluster (the local default when `cluster` is None)."""
+    command = [sys.executable, "-m", "harness", "run", *argv]
+    if cluster is not None:
+        command = cluster.inside(command)  # the cluster's network namespace: loopback only
     env = cluster.environment("driver") if cluster is not None else None
-    return subprocess.run([sys.executable, "-m", "harness", "run", *argv], cwd=REPO_ROOT, env=env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +129,7 @@ def test_a_worker_node_killed_mid_training_resumes_from_shared_storage(
     (trial,) = resolve_trials(load_spec(spec), RunSettings("smoke", results, data_root=data_root))
     argv = [str(spec), "--profile", "smoke", "--data-root", str(data_root), "--results", str(results),
             "--address", cluster.address, "--storage", str(storage), "--retries", "1"]
-    driver = subprocess.Popen([sys.executable, "-m", "harness", "run", *argv], cwd=REPO_ROOT,
+    driver = subprocess.Popen(cluster.inside([sys.executable, "-m", "harness", "run", *argv]), cwd=REPO_ROOT,
                               env=cluster.environment("driver"), text=True, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, start_new_session=True)
     try:
