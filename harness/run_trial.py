@@ -21,11 +21,11 @@ from harness.complexity import count_macs, count_params
 from harness.data.benchmark import BenchmarkSet, benchmark_from_images, open_benchmark
 from harness.data.bundled import BUNDLED_EVAL, load_bundled
 from harness.data.training import training_data
+from harness.errors import UserError
 from harness.evaluate import evaluate
 from harness.profiles import TrainSettings
 from harness.train import seed_everything, train
 from harness.trial import BUNDLED_SET, RunSettings, Trial
-from harness.errors import UserError
 from harness.visuals import visual_crops
 
 # MACs are counted for one 1280x720 (width x height) HR output, the convention of the lightweight-SR literature
