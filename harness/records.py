@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from harness.atomic import write_json_atomic
+from harness.atomic import write_bytes_atomic, write_json_atomic
 from harness.errors import UserError
 from harness.trial import Trial
 
@@ -91,7 +91,15 @@ def build_record(trial: Trial, *, metrics: dict[str, Any], params: int, macs: in
     }
 
 
-def write_record(results_dir: Path, record: dict[str, Any]) -> Path:
+def write_record(results_dir: Path, record: dict[str, Any], files: dict[str, bytes] | None = None) -> Path:
+    """Write the files a record names (visual crops; paths relative to `results_dir`), then the record itself, all
+    atomically: a record is only ever seen with its files. Only the driver of a run calls this (docs/cluster.md)."""
+    root = Path(results_dir).resolve()
+    for name, data in (files or {}).items():
+        target = (root / name).resolve()
+        if root not in target.parents:
+            raise ValueError(f"record file {name!r} lies outside the results folder")
+        write_bytes_atomic(target, data)
     path = record_path(results_dir, record["trial_id"])
     write_json_atomic(path, record)
     return path
@@ -117,6 +125,11 @@ def environment(device: torch.device) -> dict[str, Any]:
         "git_commit": commit,
         "git_dirty": dirty,
     }
+
+
+def code_version() -> tuple[str | None, bool | None]:
+    """(HEAD commit, dirty) of this checkout: the code every trial of a run executes, wherever it runs."""
+    return _git_state()
 
 
 def _version(package: str) -> str | None:

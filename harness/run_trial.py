@@ -1,9 +1,12 @@
 """Run one trial end to end, in this process: build, train or load weights, evaluate, count, crop, record.
 
-Knows nothing of Ray (harness/scheduler.py runs this in Ray tasks). A trial interrupted during training resumes from
-`<results>/checkpoints/<trial_id>/last.pt`; its record is written only once everything else has succeeded.
+Knows nothing of Ray (harness/scheduler.py runs this in Ray tasks), and writes nothing into the results folder: the
+record and the files it names come back in the TrialResult, for the caller to write (harness/records.py
+write_record). A trial interrupted during training resumes from `<storage>/<trial_id>/last.pt` (harness/storage.py;
+the default storage is `<results>/checkpoints`).
 """
 
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,17 +15,18 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from harness import models, records
+from harness import models, records, storage
 from harness.checkpoint import load_weights
 from harness.complexity import count_macs, count_params
 from harness.data.benchmark import BenchmarkSet, benchmark_from_images, open_benchmark
 from harness.data.bundled import BUNDLED_EVAL, load_bundled
 from harness.data.training import training_data
+from harness.errors import UserError
 from harness.evaluate import evaluate
 from harness.profiles import TrainSettings
 from harness.train import seed_everything, train
 from harness.trial import BUNDLED_SET, RunSettings, Trial
-from harness.visuals import save_visuals
+from harness.visuals import visual_crops
 
 # MACs are counted for one 1280x720 (width x height) HR output, the convention of the lightweight-SR literature
 # (IMDN); the LR input is that size divided by the scale, rounded down.
@@ -35,9 +39,14 @@ Progress = Callable[[str], None]  # receives a short status: "train 120/600 loss
 @dataclass(frozen=True)
 class TrialResult:
     trial_id: str
-    record_path: Path
+    record: dict[str, Any]  # the trial record (docs/records.md)
+    files: dict[str, bytes]  # files the record names, by path relative to the results folder (visual crops)
     seconds: float  # wall time of the whole trial in this run
     headline: str  # e.g. "Set5 31.20 dB / 0.8812, 298,000 params"
+
+    def write(self, results_dir: Path) -> Path:
+        """Write the record and its files into `results_dir`; the record's path."""
+        return records.write_record(results_dir, self.record, self.files)
 
 
 def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str | None = None,
@@ -45,6 +54,7 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
     started = time.perf_counter()
     report = on_progress or (lambda status: None)
     config = trial.config
+    check_data_root(trial, settings)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     overrides = {name: value for name, value in config.model_config.items() if name != "scale"}
     model_config = models.make_config(config.model, config.scale, overrides)
@@ -60,12 +70,13 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
 
     metrics: dict[str, Any] = {}
     visuals: dict[str, Any] = {}
+    files: dict[str, bytes] = {}
     for name in config.eval_sets:
         report(f"eval {name}")
         benchmark = load_eval_set(name, config.scale, settings)
         metrics[name] = evaluate(model, benchmark, device=device).to_json()
-        visuals[name] = save_visuals(model, benchmark, trial_id=trial.trial_id, results_dir=settings.results_dir,
-                                     device=device)
+        visuals[name], crops = visual_crops(model, benchmark, trial_id=trial.trial_id, device=device)
+        files.update(crops)
 
     report("macs")
     lr_height, lr_width = MACS_HR_HEIGHT // config.scale, MACS_HR_WIDTH // config.scale
@@ -77,8 +88,21 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
     record = records.build_record(trial, metrics=metrics, params=params, macs=mac_count.macs, macs_input=macs_input,
                                   macs_unsupported=mac_count.unsupported, training=training, visuals=visuals,
                                   environment=records.environment(device), seconds=seconds)
-    path = records.write_record(settings.results_dir, record)
-    return TrialResult(trial.trial_id, path, seconds, _headline(metrics, params))
+    return TrialResult(trial.trial_id, record, files, seconds, _headline(metrics, params))
+
+
+def check_data_root(trial: Trial, settings: RunSettings) -> None:
+    """Fail first, in one line naming this node, when the data root the trial needs is not here."""
+    config = trial.config
+    needs = [name for name in config.eval_sets if name != BUNDLED_SET]
+    if config.train is not None and config.train.get("data") == "div2k":
+        needs.append("DIV2K")
+    if not needs or settings.data_root is None:
+        return  # nothing needed, or no data root at all (input_problems tells the driver before a run)
+    missing = [settings.data_root / name for name in needs if not (settings.data_root / name).is_dir()]
+    if missing:
+        raise UserError(f"node {socket.gethostname()} has no {missing[0]} (--data-root {settings.data_root} must "
+                        "exist on every node that runs trials)")
 
 
 def _train(model: nn.Module, trial: Trial, settings: RunSettings, device: torch.device,
@@ -87,14 +111,14 @@ def _train(model: nn.Module, trial: Trial, settings: RunSettings, device: torch.
     train_settings = TrainSettings(**config.train)
     report("load training data")
     data = training_data(train_settings, config.scale, data_root=settings.data_root,
-                         cache_dir=settings.results_dir / "cache")
+                         cache_dir=settings.data_cache_dir)
 
     def on_iteration(iteration: int, total: int, loss: float) -> None:
         report(f"train {iteration}/{total} loss {loss:.4f}")
 
-    summary = train(model, train_settings, data=data, seed=config.seed,
-                    checkpoint_dir=settings.checkpoint_dir(trial.trial_id), device=device, on_progress=on_iteration,
-                    owner=trial.trial_id)
+    with storage.checkpoint_folder(settings.checkpoint_location, trial.trial_id) as checkpoint_dir:
+        summary = train(model, train_settings, data=data, seed=config.seed, checkpoint_dir=checkpoint_dir,
+                        device=device, on_progress=on_iteration, owner=trial.trial_id)
     return summary.as_record()
 
 

@@ -1,15 +1,29 @@
 """Ray glue, and the only module that imports Ray: run trials as Ray tasks, retry failures, show progress.
 
 Ray only places tasks. Which trials are done, and where an interrupted one resumes, is decided by the harness's own
-records and checkpoints (harness/records.py, harness/train.py), never by Ray state. Without `--address` a private
-local Ray is started for the run, listening on the loopback interface only, with its own temporary folder and ports
-(a driver killed with SIGKILL may leave processes of its own Ray behind; they never collide with a new one), and
-shut down at the end, on failure and on Ctrl-C.
+records and checkpoints (harness/records.py, harness/storage.py), never by Ray state. Nothing here assumes that the
+driver and the workers share a filesystem:
+- the code reaches workers through the job's runtime environment (`py_modules`: harness, mren, baselines);
+- a task returns its whole result (record and visual crops) or its exception; the driver alone writes records, and
+  failure tracebacks, into the results folder;
+- live progress goes through a small actor on the driver's node, never through files;
+- checkpoints go to the storage location (`--storage`), which is the results folder's `checkpoints/` on a local run.
+
+Without `--address` a private local Ray is started for the run, listening on the loopback interface only, with its
+own temporary folder and ports (a driver killed with SIGKILL may leave processes of its own Ray behind; they never
+collide with a new one), and shut down at the end, on failure and on Ctrl-C.
+
+This module imports neither torch nor the rest of the harness at the top: a worker imports it to run a task, and a
+worker whose Python lacks the harness's dependencies must fail with one clear line.
 """
 
-import json
+from __future__ import annotations
+
+import dataclasses
 import logging
+import math
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -21,17 +35,18 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
-from harness.atomic import write_json_atomic, write_text_atomic
+from harness.atomic import write_text_atomic
 from harness.errors import UserError
-from harness.run_trial import TrialResult, run_trial
-from harness.trial import RunSettings, Trial
+from harness.storage import is_uri
+
+if TYPE_CHECKING:
+    from harness.run_trial import TrialResult
+    from harness.trial import RunSettings, Trial
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-RUNNING_DIR = "running"  # <results>/running/<trial_id>.json: the status its task last reported, while it runs
+PACKAGES = ("harness", "mren", "baselines")  # shipped to every worker through the runtime environment
 FAILURES_DIR = "failures"  # <results>/failures/<trial_id>.txt: the traceback of a trial's last failed attempt
 POLL_SECONDS = 1.0
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -46,6 +61,7 @@ class SchedulerOptions:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float | None = None  # None: 1 when the cluster has GPUs, else 0
     retries: int = 1  # extra attempts for a failed trial
+    fresh: frozenset[str] = frozenset()  # trial ids whose checkpoints are deleted before their first attempt
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,10 @@ class GridOutcome:
     finished: tuple[TrialResult, ...]
     failures: tuple[Failure, ...]
     wall_seconds: float
+
+
+class WorkerEnvironmentError(RuntimeError):
+    """A worker's Python cannot import what a trial needs (torch and the rest of the harness's dependencies)."""
 
 
 def run_grid(trials: list[Trial], settings: RunSettings, options: SchedulerOptions) -> GridOutcome:
@@ -85,7 +105,6 @@ def run_grid(trials: list[Trial], settings: RunSettings, options: SchedulerOptio
         ray.shutdown()
         if temp_dir is not None and (driver is None or not driver.failures):
             shutil.rmtree(temp_dir, ignore_errors=True)
-        _remove_if_empty(settings.results_dir / RUNNING_DIR)
     return GridOutcome(tuple(driver.finished), tuple(driver.failures), time.perf_counter() - started)
 
 
@@ -119,13 +138,17 @@ def _check_reachable(address: str) -> None:
         raise UserError(f"cannot reach the Ray cluster at {address} ({error})") from None
 
 
+def runtime_env() -> dict[str, Any]:
+    """The job's runtime environment: this checkout's packages, uploaded to the cluster and put on every worker's
+    path. Nothing of the driver's filesystem is needed on a worker; its Python must have the dependencies."""
+    return {"py_modules": [str(REPOSITORY / package) for package in PACKAGES],
+            "excludes": ["__pycache__/", "*.pyc"]}
+
+
 def _start_ray(ray: ModuleType, options: SchedulerOptions) -> Path | None:
     """Connect to `options.address`, or start a private local Ray; the local Ray's temporary folder is returned."""
-    # Workers import this package: make it importable whatever their working directory.
-    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(
-        filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))}}
     common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
-              "runtime_env": runtime_env}
+              "runtime_env": runtime_env()}
     if options.address is not None:
         _check_reachable(options.address)
         try:
@@ -196,22 +219,70 @@ def describe_resources(resources: dict[str, float]) -> str:
     return f"{resources['num_gpus']:g} GPU + {cpus}" if resources["num_gpus"] else cpus
 
 
-def _trial_task(trial: Trial, settings: RunSettings) -> TrialResult:
-    """Body of a Ray task: threads and device from the resources Ray assigned, then the plain run_trial."""
+def task_settings(settings: RunSettings, *, cluster: bool) -> RunSettings:
+    """The settings a task gets. Local: absolute paths (a worker's working folder is not the driver's), storage and
+    cache default to the results folder. Cluster: storage as given (None: each node's local disk, chosen on the
+    node), no cache in the results folder."""
+    def absolute(path: Path | None) -> Path | None:
+        return None if path is None else Path(path).absolute()
+
+    settings = dataclasses.replace(settings, results_dir=absolute(settings.results_dir),
+                                   data_root=absolute(settings.data_root), weights_dir=absolute(settings.weights_dir))
+    if cluster:
+        return dataclasses.replace(settings, cache_dir=None)
+    location = settings.checkpoint_location
+    return dataclasses.replace(settings, storage=location if is_uri(location) else str(Path(location).absolute()),
+                               cache_dir=absolute(settings.data_cache_dir))
+
+
+def _trial_task(payload: bytes, board: Any, node_local: bool, fresh: bool) -> TrialResult:
+    """Body of a Ray task: check the worker's Python, pick threads, device and checkpoint folder, run run_trial."""
+    node = socket.gethostname()
+    try:
+        import torch
+
+        from harness import storage
+        from harness.run_trial import run_trial
+        trial, settings = pickle.loads(payload)
+    except ImportError as error:
+        raise WorkerEnvironmentError(
+            f"the Python of Ray node {node} ({sys.executable}) cannot import {error.name or error}: install the "
+            "harness's dependencies (torch, ...) in the cluster's Python environment (docs/cluster.md)") from None
     import ray
-    import torch
 
     assigned = ray.get_runtime_context().get_assigned_resources()
     # A reused worker keeps the thread count of its first task unless it is set again here.
     torch.set_num_threads(max(1, int(assigned.get("CPU", 1))))
     device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
-    progress_file = _status_file(settings, trial)
+    if node_local:
+        settings = dataclasses.replace(settings, storage=storage.node_local_location(),
+                                       cache_dir=storage.node_local_cache())
+    elif settings.cache_dir is None:
+        settings = dataclasses.replace(settings, cache_dir=storage.node_local_cache())
+    if fresh:
+        storage.delete_checkpoints(settings.checkpoint_location, trial.trial_id)
 
     def on_progress(status: str) -> None:
-        write_json_atomic(progress_file, {"status": status, "time": time.time()})
+        board.report.remote(trial.trial_id, status)  # fire and forget: progress never slows or fails a trial
 
-    on_progress("starting")
+    on_progress(f"starting on {node}")
     return run_trial(trial, settings, device=device, on_progress=on_progress)
+
+
+class _ProgressBoard:
+    """Actor on the driver's node: each running trial's last status (iteration and loss, evaluation, MACs)."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, str] = {}
+
+    def report(self, trial_id: str, status: str) -> None:
+        self.statuses[trial_id] = status
+
+    def forget(self, trial_id: str) -> None:
+        self.statuses.pop(trial_id, None)
+
+    def snapshot(self) -> dict[str, str]:
+        return dict(self.statuses)
 
 
 class _Driver:
@@ -219,13 +290,23 @@ class _Driver:
 
     def __init__(self, ray: ModuleType, trials: list[Trial], settings: RunSettings,
                  options: SchedulerOptions) -> None:
+        from tqdm import tqdm
+
         self.ray = ray
         self.settings = settings
         self.options = options
-        cluster = ray.cluster_resources()
-        self.resources = trial_resources(options, cluster.get("GPU", 0.0))
-        self.capacity = _capacity(self.resources, cluster)
+        cluster = options.address is not None
+        self.node_local = cluster and settings.storage is None
+        self.task_settings = task_settings(settings, cluster=cluster)
+        nodes = _node_resources(ray)
+        self.resources = trial_resources(options, sum(node.get("GPU", 0.0) for node in nodes))
+        self.capacity = _capacity(self.resources, nodes)
         self.remote = ray.remote(max_retries=0)(_trial_task).options(**self.resources)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=True)
+        self.board = ray.remote(num_cpus=0, max_restarts=0)(_ProgressBoard).options(scheduling_strategy=here).remote()
+        self.statuses: dict[str, str] = {}
+        self.code_version = None
         self.queue: deque[tuple[Trial, int]] = deque((trial, 1) for trial in trials)
         self.running: dict[Any, tuple[Trial, int]] = {}  # object ref -> (trial, attempt)
         self.finished: list[TrialResult] = []
@@ -234,12 +315,18 @@ class _Driver:
                         disable=None)
         self._say(f"running {len(trials)} trial{'s' if len(trials) != 1 else ''}, {self.capacity} at a time "
                   f"({describe_resources(self.resources)} each)")
+        if self.node_local:
+            self._say("no --storage given: checkpoints stay on each worker node's local disk, so a trial interrupted "
+                      "there restarts from scratch on another node (docs/cluster.md)")
 
     def run(self) -> None:
         while self.queue or self.running:
             while self.queue and len(self.running) < self.capacity:
                 trial, attempt = self.queue.popleft()
-                self.running[self.remote.remote(trial, self.settings)] = (trial, attempt)
+                payload = pickle.dumps((trial, self.task_settings))
+                fresh = attempt == 1 and trial.trial_id in self.options.fresh
+                ref = self.remote.remote(payload, self.board, self.node_local, fresh)
+                self.running[ref] = (trial, attempt)
             ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=POLL_SECONDS)
             for ref in ready:
                 self._collect(ref)
@@ -247,19 +334,34 @@ class _Driver:
 
     def _collect(self, ref: Any) -> None:
         trial, attempt = self.running.pop(ref)
-        _status_file(self.settings, trial).unlink(missing_ok=True)
+        self.board.forget.remote(trial.trial_id)
+        self.statuses.pop(trial.trial_id, None)
         try:
             result: TrialResult = self.ray.get(ref)
         except Exception as error:  # a task fails in many ways: its own exception, a crashed worker, a lost node
             self._failed(trial, attempt, error)
             return
+        self._stamp_code_version(result.record)
+        result.write(self.settings.results_dir)
         self.finished.append(result)
         self.bar.update(1)
-        self._say(f"done   {trial.trial_id}  {trial.label}  [{trial.feeds_text}]  {result.seconds:.1f} s  "
-                  f"{result.headline}")
+        node = result.record.get("environment", {}).get("hostname")
+        self._say(f"done   {trial.trial_id}  {trial.label}  [{trial.feeds_text}]  {result.seconds:.1f} s"
+                  f"{f' on {node}' if node and self.options.address else ''}  {result.headline}")
+
+    def _stamp_code_version(self, record: dict[str, Any]) -> None:
+        """The code a worker ran is the driver's, shipped through Ray: record the driver's git state."""
+        from harness import records
+
+        if self.code_version is None:
+            self.code_version = records.code_version()
+        environment = record.setdefault("environment", {})
+        environment["git_commit"], environment["git_dirty"] = self.code_version
 
     def _failed(self, trial: Trial, attempt: int, error: BaseException) -> None:
         cause = getattr(error, "cause", None) or error  # RayTaskError wraps the task's own exception
+        if isinstance(cause, WorkerEnvironmentError):
+            raise UserError(str(cause)) from None
         message = _one_line(cause)
         failures_dir = self.settings.results_dir / FAILURES_DIR
         traceback_file = failures_dir / f"{trial.trial_id}.txt"
@@ -275,17 +377,20 @@ class _Driver:
                   f"{message} (traceback: {traceback_file})")
 
     def _refresh(self) -> None:
+        try:
+            self.statuses = self.ray.get(self.board.snapshot.remote(), timeout=POLL_SECONDS)
+        except Exception:  # progress is best effort: an overloaded or lost actor only leaves the bar stale
+            pass
         statuses = []
         for trial, _ in self.running.values():
-            status = _read_status(_status_file(self.settings, trial))
+            status = self.statuses.get(trial.trial_id)
             statuses.append(f"{trial.trial_id[:6]} {status}" if status else trial.trial_id[:6])
         self.bar.set_postfix_str(f"running {len(self.running)}, failed {len(self.failures)}"
                                  + (f" | {'; '.join(statuses)}" if statuses else ""), refresh=True)
 
     def cancel(self) -> None:
-        for ref, (trial, _) in self.running.items():
+        for ref in self.running:
             self.ray.cancel(ref, force=True)
-            _status_file(self.settings, trial).unlink(missing_ok=True)
         interrupted = ", ".join(trial.trial_id for trial, _ in self.running.values())
         self._say(f"interrupted: cancelled {len(self.running)} running trial(s)"
                   + (f" ({interrupted}); they resume from their checkpoints next time" if interrupted else "")
@@ -298,37 +403,32 @@ class _Driver:
         self.bar.write(line, file=sys.stdout)
 
 
-def _capacity(resources: dict[str, float], cluster: dict[str, float]) -> int:
-    """How many trials fit on the cluster at once."""
-    fits = [int(cluster.get("CPU", 0.0) // resources["num_cpus"])] if resources["num_cpus"] > 0 else []
+def _node_resources(ray: ModuleType) -> list[dict[str, float]]:
+    return [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+
+
+def _fits(resources: dict[str, float], node: dict[str, float]) -> int:
+    """How many trials fit on one node at once (a trial never spans nodes)."""
+    fits = []
+    if resources["num_cpus"] > 0:
+        fits.append(math.floor(round(node.get("CPU", 0.0) / resources["num_cpus"], 6)))
     if resources["num_gpus"] > 0:
-        fits.append(int(round(cluster.get("GPU", 0.0) / resources["num_gpus"], 6)))
-    capacity = min(fits) if fits else 1
+        fits.append(math.floor(round(node.get("GPU", 0.0) / resources["num_gpus"], 6)))
+    return min(fits) if fits else 1
+
+
+def _capacity(resources: dict[str, float], nodes: list[dict[str, float]]) -> int:
+    """How many trials fit on the cluster at once, node by node; a UserError when no node can ever fit one."""
+    capacity = sum(_fits(resources, node) for node in nodes)
     if capacity < 1:
-        raise UserError(f"a trial asks for {describe_resources(resources)} but the Ray cluster has "
-                        f"{cluster.get('CPU', 0):g} CPU and {cluster.get('GPU', 0):g} GPU")
+        cpus = max((node.get("CPU", 0.0) for node in nodes), default=0.0)
+        gpus = max((node.get("GPU", 0.0) for node in nodes), default=0.0)
+        raise UserError(f"a trial asks for {describe_resources(resources)} but no node of the Ray cluster can ever "
+                        f"fit it ({len(nodes)} node{'s' if len(nodes) != 1 else ''}, at most {cpus:g} CPU and "
+                        f"{gpus:g} GPU on one node): lower --cpus-per-trial or --gpus-per-trial")
     return capacity
-
-
-def _status_file(settings: RunSettings, trial: Trial) -> Path:
-    return settings.results_dir / RUNNING_DIR / f"{trial.trial_id}.json"
-
-
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
-        pass  # absent, or a trial cancelled mid-run left its status: harmless
-
-
-def _read_status(path: Path) -> str | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))["status"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-

@@ -31,9 +31,16 @@ class RunSettings:
     results_dir: Path
     data_root: Path | None = None
     weights_dir: Path | None = None
+    storage: str | None = None  # checkpoints: a folder or a URI (harness/storage.py); None: <results>/checkpoints
+    cache_dir: Path | None = None  # decoded-data cache; None: <results>/cache
 
-    def checkpoint_dir(self, trial_id: str) -> Path:
-        return self.results_dir / "checkpoints" / trial_id
+    @property
+    def checkpoint_location(self) -> str:
+        return self.storage if self.storage is not None else str(self.results_dir / "checkpoints")
+
+    @property
+    def data_cache_dir(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.results_dir / "cache"
 
     def weights_file(self, name: str) -> Path:
         if self.weights_dir is None:

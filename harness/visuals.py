@@ -7,7 +7,6 @@ benchmarks crop the HR to a multiple of the scale, and that crop never reaches i
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,7 @@ import torch
 from torch import nn
 
 from harness.data.benchmark import BenchmarkSet
-from harness.data.images import write_png
+from harness.data.images import png_bytes
 from harness.evaluate import super_resolve
 from harness.metrics import rgb_to_y
 
@@ -65,16 +64,14 @@ def choose_box(hr: np.ndarray, *, size: int = CROP_SIZE, stride: int = CROP_STRI
     return Box(int(tops[best[0]]), int(lefts[best[1]]), size, size)
 
 
-def save_visuals(model: nn.Module, benchmark: BenchmarkSet, *, trial_id: str, results_dir: Path,
-                 device: torch.device | str) -> dict[str, Any]:
-    """Crop the SR of the set's first image (by name) and, once per set and image, its HR; the record's entry."""
+def visual_crops(model: nn.Module, benchmark: BenchmarkSet, *, trial_id: str,
+                 device: torch.device | str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Crop the SR of the set's first image (by name) and its HR: the record's entry, and the PNG files it names
+    (paths relative to the results folder, written there by whoever writes the record: harness/records.py)."""
     pair = min(benchmark.pairs, key=lambda candidate: candidate.name)
     box = choose_box(pair.hr)
-    folder = Path(results_dir) / VISUALS_DIR
-    sr_file = folder / f"{trial_id}_{benchmark.name}.png"
-    hr_file = folder / f"hr_{benchmark.name}_{pair.name}.png"
-    write_png(sr_file, np.ascontiguousarray(box.crop(super_resolve(model, pair.lr, device))))
-    if not hr_file.exists():
-        write_png(hr_file, np.ascontiguousarray(box.crop(pair.hr)))
-    return {"image": pair.name, "box": box.to_json(), "file": f"{VISUALS_DIR}/{sr_file.name}",
-            "hr_file": f"{VISUALS_DIR}/{hr_file.name}"}
+    sr_file = f"{VISUALS_DIR}/{trial_id}_{benchmark.name}.png"
+    hr_file = f"{VISUALS_DIR}/hr_{benchmark.name}_{pair.name}.png"
+    files = {sr_file: png_bytes(np.ascontiguousarray(box.crop(super_resolve(model, pair.lr, device)))),
+             hr_file: png_bytes(np.ascontiguousarray(box.crop(pair.hr)))}
+    return {"image": pair.name, "box": box.to_json(), "file": sr_file, "hr_file": hr_file}, files

@@ -28,11 +28,22 @@ def test_a_trial_asks_for_a_gpu_when_there_are_gpus() -> None:
 
 
 def test_capacity_counts_trials_that_fit_at_once() -> None:
-    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 0}, {"CPU": 2.0}) == 2
-    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 0.25}, {"CPU": 16.0, "GPU": 1.0}) == 4
-    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 1}, {"CPU": 16.0, "GPU": 2.0}) == 2
+    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 0}, [{"CPU": 2.0}]) == 2
+    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 0.25}, [{"CPU": 16.0, "GPU": 1.0}]) == 4
+    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 1}, [{"CPU": 16.0, "GPU": 2.0}]) == 2
+    assert scheduler._capacity({"num_cpus": 0.5, "num_gpus": 0.1}, [{"CPU": 1.0, "GPU": 0.3}]) == 2
     with pytest.raises(UserError, match="asks for 4 CPU"):
-        scheduler._capacity({"num_cpus": 4, "num_gpus": 0}, {"CPU": 2.0})
+        scheduler._capacity({"num_cpus": 4, "num_gpus": 0}, [{"CPU": 2.0}])
+
+
+def test_capacity_is_counted_node_by_node() -> None:
+    """Two nodes of 3 CPUs hold two 2-CPU trials, not three; a 4-CPU trial fits on neither."""
+    nodes = [{"CPU": 0.0}, {"CPU": 3.0}, {"CPU": 3.0}]
+    assert scheduler._capacity({"num_cpus": 2, "num_gpus": 0}, nodes) == 2
+    with pytest.raises(UserError, match="no node of the Ray cluster can ever fit it"):
+        scheduler._capacity({"num_cpus": 4, "num_gpus": 0}, nodes)
+    with pytest.raises(UserError, match="at most 3 CPU and 0 GPU on one node"):
+        scheduler._capacity({"num_cpus": 1, "num_gpus": 1}, nodes)
 
 
 def test_ray_folders_of_dead_drivers_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,7 +92,7 @@ def test_a_failing_trial_is_retried_reported_and_the_others_finish(tmp_path: Pat
     code, output, group = run_driver([str(spec), "--profile", "smoke", "--weights-dir", str(tmp_path),
                                       "--results", str(results), "--retries", "1"], timeout=240)
     assert code == 1, output
-    imdn, bicubic = resolve_trials(load_spec(spec), RunSettings("smoke", results))
+    imdn, bicubic = resolve_trials(load_spec(spec), RunSettings("smoke", results, weights_dir=tmp_path))
     assert f"failed {imdn.trial_id}" in output and "(attempt 1)" in output and "retrying" in output
     assert f"FAILED {imdn.trial_id}" in output and "after 2 attempts" in output
     assert "corrupt or not a PyTorch file" in output
@@ -100,7 +111,7 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
                                "--results", str(results)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not list(results.glob(f"{scheduler.RUNNING_DIR}/*.json")):
+    while not list(results.glob("checkpoints/*")):
         assert driver.poll() is None and time.monotonic() < deadline, "the trial never started"
         time.sleep(0.2)
     os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
@@ -108,3 +119,20 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     assert driver.returncode == 130, output
     assert "interrupted: cancelled 1 running trial(s)" in output
     assert_no_processes_left(driver.pid)
+
+
+def test_a_worker_without_the_dependencies_fails_the_run_with_one_line() -> None:
+    payload = b"cno_such_module_here\nThing\n."  # unpickling imports a module this Python lacks, as torch would be
+    with pytest.raises(scheduler.WorkerEnvironmentError, match="cannot import no_such_module_here: install"):
+        scheduler._trial_task(payload, board=None, node_local=False, fresh=False)
+
+
+def test_tasks_get_absolute_paths_and_no_results_folder_on_a_cluster(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = RunSettings("smoke", Path("results"), data_root=Path("data"))
+    local = scheduler.task_settings(settings, cluster=False)
+    assert local.storage == str(tmp_path / "results" / "checkpoints")
+    assert local.data_cache_dir == tmp_path / "results" / "cache" and local.data_root == tmp_path / "data"
+    remote = scheduler.task_settings(settings, cluster=True)
+    assert remote.storage is None and remote.cache_dir is None  # chosen on the node: its own disk

@@ -1,20 +1,21 @@
 """`python -m harness run SPEC`: run every trial of an experiment spec (ablations/*.yaml) that has no record yet.
 
 The spec is validated in full, and the data and weights every trial needs are checked, before anything runs.
-Trials run as Ray tasks (a private local Ray unless --address is given); each finished trial writes
-`<results>/trials/<trial_id>.json`. A trial with a record is done and skipped; an interrupted one resumes from its
-checkpoint. Exit status: 0 when every trial is done, 1 when some failed, 2 on bad input.
+Trials run as Ray tasks (a private local Ray unless --address is given: docs/cluster.md); each finished trial comes
+back to this process, which writes `<results>/trials/<trial_id>.json`. A trial with a record is done and skipped; an
+interrupted one resumes from its checkpoint in --storage. Exit status: 0 when every trial is done, 1 when some
+failed, 2 on bad input.
 """
 
 import argparse
+import dataclasses
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import torch
 
-from harness import records
+from harness import records, storage
 from harness.errors import UserError
 from harness.profiles import PROFILES
 from harness.scheduler import SchedulerOptions, describe_resources, run_grid, trial_resources
@@ -49,6 +50,10 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="address of an existing Ray cluster (default: start a private local Ray on loopback)")
     parser.add_argument("--num-cpus", type=int, default=None,
                         help="CPUs of the local Ray (default: every core); not with --address")
+    parser.add_argument("--storage", default=None, metavar="LOCATION",
+                        help="where training checkpoints live: a folder (shared by every node on a cluster, such as "
+                             "NFS) or a URI fsspec opens (s3://..., gs://...) (default: <results>/checkpoints; with "
+                             "--address: each worker node's local disk)")
 
 
 def _env_path(variable: str) -> Path | None:
@@ -59,7 +64,7 @@ def _env_path(variable: str) -> Path | None:
 def main(args: argparse.Namespace) -> int:
     options = _scheduler_options(args)
     settings = RunSettings(profile=args.profile, results_dir=args.results, data_root=args.data_root,
-                           weights_dir=args.weights_dir)
+                           weights_dir=args.weights_dir, storage=_storage(args))
     spec_trials = load_spec(args.spec)
     trials = resolve_trials(spec_trials, settings)
     problems = input_problems(trials, settings)
@@ -74,9 +79,11 @@ def main(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"problem: {problem}")
         return 2 if problems else 0
-    if problems:
+    if problems and args.address is None:
         more = f" (and {len(problems) - 1} more; --dry-run lists them)" if len(problems) > 1 else ""
         raise UserError(problems[0] + more)
+    for problem in problems:  # on a cluster the nodes need the data, not this machine: each trial checks it there
+        print(f"note: on this machine, {problem}; the nodes of the cluster must have it")
 
     updated = sum(records.add_feeds(settings.results_dir, trial) for trial in trials if trial.trial_id in done)
     if updated:
@@ -86,11 +93,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"nothing to run: all {len(trials)} trials are done (records in "
               f"{settings.results_dir / records.TRIALS_DIR}); --force reruns them")
         return 0
-    for trial in to_run:
-        if trial.trial_id in done:
-            shutil.rmtree(settings.checkpoint_dir(trial.trial_id), ignore_errors=True)
-
-    outcome = run_grid(to_run, settings, options)
+    # Rerun from scratch: the task deletes the trial's checkpoints in storage, which this machine may not see.
+    fresh = frozenset(trial.trial_id for trial in to_run if trial.trial_id in done)
+    outcome = run_grid(to_run, settings, dataclasses.replace(options, fresh=fresh))
     print(f"{len(outcome.finished)} trial{'s' if len(outcome.finished) != 1 else ''} finished, "
           f"{len(outcome.failures)} failed, in {outcome.wall_seconds:.1f} s; records in "
           f"{settings.results_dir / records.TRIALS_DIR}")
@@ -98,6 +103,18 @@ def main(args: argparse.Namespace) -> int:
         print(f"failed: {failure.trial.trial_id} {failure.trial.label} [{failure.trial.feeds_text}]: {failure.error} "
               f"(traceback: {failure.traceback_file})", file=sys.stderr)
     return 1 if outcome.failures else 0
+
+
+def _storage(args: argparse.Namespace) -> str | None:
+    """The checkpoint location; None on a cluster without --storage (each node's own disk)."""
+    if args.storage is None:
+        return None
+    if not args.storage.strip():
+        raise UserError("--storage is empty: give a folder or a URI such as s3://bucket/checkpoints")
+    if args.address is not None and not storage.is_uri(args.storage) and not Path(args.storage).is_absolute():
+        raise UserError(f"--storage {args.storage}: on a cluster give an absolute path that every node mounts, "
+                        "or a URI")
+    return storage.check_location(args.storage)
 
 
 def _scheduler_options(args: argparse.Namespace) -> SchedulerOptions:

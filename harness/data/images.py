@@ -1,5 +1,6 @@
 """Reading and writing images as uint8 RGB arrays, with the benchmark conventions (gray replicated, alpha dropped)."""
 
+import io
 import os
 from pathlib import Path
 
@@ -90,6 +91,13 @@ def write_png(path: Path, array: np.ndarray) -> None:
     """Write a uint8 image atomically (temporary file in the same folder, then rename)."""
     with atomic_path(path, suffix=".png") as temporary:
         Image.fromarray(array).save(temporary, format="PNG")
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """A uint8 image encoded as PNG, in memory (a Ray task returns files to the driver this way)."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def crop_to_multiple(image: np.ndarray, scale: int) -> np.ndarray:
