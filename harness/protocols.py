@@ -47,11 +47,6 @@ def check_runs(protocol: Protocol, model: nn.Module, model_name: str) -> None:
         raise UserError(f"protocol {protocol.name!r} runs networks on the luma channel only; {model_name!r} is not one")
 
 
-def is_gray(image: np.ndarray) -> bool:
-    """A grayscale image read as RGB (three equal channels): the MATLAB scripts read such files as one channel."""
-    return image.ndim == 2 or bool((image[..., 0] == image[..., 1]).all() and (image[..., 0] == image[..., 2]).all())
-
-
 @torch.no_grad()
 def run_luma(model: nn.Module, y_lr: np.ndarray, y_up: np.ndarray, dtype: torch.dtype,
              device: torch.device) -> np.ndarray:
@@ -90,12 +85,19 @@ PROTOCOLS["common"] = Protocol(
                  "runs on the Y of MATLAB's bicubic upsampling and takes Cb/Cr from it"},
     score=_score_common, luma_only=False)
 
+# Every protocol reads a grey image as three equal channels, as `common` does.
+GRAYSCALE = "replicated to three channels (Y = 16 + 219/255 g)"
+
 
 # --- the authors' scripts -------------------------------------------------------------------------------------------
 
 def _rounded_luma(hr: np.ndarray) -> np.ndarray:
-    """`im = rgb2ycbcr(imread(...)); im = im(:, :, 1)` on a uint8 image (rounded); a grayscale file is its own Y."""
-    return hr[..., 0] if is_gray(hr) else rgb2ycbcr_uint8(hr)[..., 0]
+    """`im = rgb2ycbcr(imread(...)); im = im(:, :, 1)` on a uint8 RGB image: rounded to uint8.
+
+    Grey images reach every protocol as three equal channels (the benchmark reader replicates them, as the RGB
+    files of the benchmark distributions the authors used do); so their Y is 16 + 219/255 g, rounded.
+    """
+    return rgb2ycbcr_uint8(hr)[..., 0]
 
 
 def _single_precision_pipeline(model: nn.Module, pair: ImagePair, scale: int, device: torch.device,
@@ -126,7 +128,7 @@ def _score_idn_test(model: nn.Module, pair: ImagePair, scale: int, device: torch
 
 
 _SINGLE_PIPELINE = {
-    "y_channel": "MATLAB rgb2ycbcr of the uint8 HR, rounded to uint8 (a grayscale file is its own Y)",
+    "y_channel": "MATLAB rgb2ycbcr of the uint8 HR, rounded to uint8",
     "lr": "imresize(single(Y)/255, 1/s, 'bicubic') in single precision, from the HR (the LR files are not used)",
     "bicubic": "imresize(im_l, s, 'bicubic') in single precision",
     "sr_quantization": "uint8(im_h * 255): rounded half away from zero, saturated; no clamp before",
@@ -136,6 +138,7 @@ _SINGLE_PIPELINE = {
     "ssim": "ssim_index (Wang et al. 2004): 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, valid region, on "
             "the same uint8 Y",
     "dataset_mean": "mean over images of the per-image values",
+    "grayscale": GRAYSCALE,
 }
 
 PROTOCOLS["srcnn-demo"] = Protocol(
@@ -156,25 +159,17 @@ PROTOCOLS["idn-test"] = Protocol(
 def _score_vdsr_demo(model: nn.Module, pair: ImagePair, scale: int, device: torch.device) -> tuple[float, float]:
     hr = pair.hr
     low = pair.lr.astype(np.float64) / 255.0  # im_l = double(imresize(uint8 im_gt, 1/s)) / 255: the LR files
-    gray = is_gray(hr)
-    if gray:
-        luma_low = low[..., 0]
-    else:
-        ycbcr_low = rgb2ycbcr_double(low)
-        luma_low = ycbcr_low[..., 0]
+    ycbcr_low = rgb2ycbcr_double(low)
+    luma_low = ycbcr_low[..., 0]
     upsampled = imresize_double(luma_low, scale).astype(np.float32)  # single(imresize(im_l_y, s, 'bicubic'))
     sr_luma = run_luma(model, luma_low, upsampled, torch.float32, device)
     sr_luma_255 = sr_luma.astype(np.float32) * np.float32(255)  # im_h_y = im_h_y * 255 (single)
-    if gray:
-        # The script's C == 1 branch breaks (it compares ycbcr2rgb of a grey "YCbCr" image); compare Y with the HR.
-        sr_y, gt_y = sr_luma_255.astype(np.float64), hr[..., 0].astype(np.float64)
-    else:
-        ycbcr_high = imresize_double(ycbcr_low, scale)
-        ycbcr_high[..., 0] = (sr_luma_255 / np.float32(255)).astype(np.float64)
-        sr_rgb = ycbcr2rgb_double(ycbcr_high) * 255.0  # double, neither rounded nor quantized
-        # compute_psnr: rgb2ycbcr of 0..255 doubles, as if they were 0..1 (the offset becomes 16/255)
-        sr_y = rgb2ycbcr_double(sr_rgb)[..., 0]
-        gt_y = rgb2ycbcr_double(hr.astype(np.float64))[..., 0]
+    ycbcr_high = imresize_double(ycbcr_low, scale)
+    ycbcr_high[..., 0] = (sr_luma_255 / np.float32(255)).astype(np.float64)
+    sr_rgb = ycbcr2rgb_double(ycbcr_high) * 255.0  # double, neither rounded nor quantized
+    # compute_psnr: rgb2ycbcr of 0..255 doubles, as if they were 0..1 (the offset becomes 16/255)
+    sr_y = rgb2ycbcr_double(sr_rgb)[..., 0]
+    gt_y = rgb2ycbcr_double(hr.astype(np.float64))[..., 0]
     sr_y, gt_y = shave(sr_y, scale), shave(gt_y, scale)
     return psnr(sr_y, gt_y), ssim(sr_y, gt_y)
 
@@ -191,10 +186,10 @@ PROTOCOLS["vdsr-demo"] = Protocol(
               "neither rounded nor quantized",
         "ground_truth": "double(HR)",
         "y_for_scoring": "rgb2ycbcr of the 0..255 doubles of SR and HR (as if 0..1: offset 16/255), not rounded",
-        "grayscale": "Y of the network against the HR's grey values (the script's grey branch does not run)",
         "crop_border": "s pixels from each side",
         "psnr": "20 log10(255 / rmse)",
         "ssim": "ssim_index (Wang et al. 2004), 11x11 Gaussian, sigma 1.5, valid region, on those Y",
         "dataset_mean": "mean over images of the per-image values",
+        "grayscale": GRAYSCALE,
     },
     score=_score_vdsr_demo, luma_only=True)

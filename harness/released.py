@@ -220,7 +220,7 @@ def read_released(path: Path, *, scale: int) -> dict[str, Tensor]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"weights file {path} not found")
-    _check_scale_in_name(path, scale)
+    check_scale_in_name(path, scale)
     if path.suffix == ".mat":
         import scipy.io
 
@@ -243,8 +243,9 @@ def read_released(path: Path, *, scale: int) -> dict[str, Tensor]:
     raise UserError(f"weights file {path}: unknown format {path.suffix!r}")
 
 
-def _check_scale_in_name(path: Path, scale: int) -> None:
-    """Files whose layout is the same at every scale (SRCNN, IDN) say their scale only in their name: `..._x3.mat`."""
+def check_scale_in_name(path: Path, scale: int) -> None:
+    """A file named for another scale (`..._x3.mat`) is refused: SRCNN's and IDN's files have the same tensors at
+    every scale, so their name is the only place that says it."""
     match = re.search(r"(?:^|[_\-.])x(\d)(?:[_\-.]|$)", path.name, flags=re.IGNORECASE)
     if match and int(match.group(1)) != scale:
         raise UserError(f"weights {path.name} are for x{match.group(1)} (by their name), not x{scale}")
