@@ -8,6 +8,7 @@ MATLAB's `imresize(img, scale)` with the default 'bicubic' method:
 `harness/imresize.py` builds the uint8, double and single-precision versions of `imresize` on these weights.
 """
 
+import functools
 import math
 
 import torch
@@ -53,13 +54,49 @@ def resize_matrix(in_length: int, out_length: int, scale: float) -> Tensor:
     return matrix
 
 
+def _cubic_scalar(x: float) -> float:
+    x = abs(x)
+    if x <= 1:
+        return 1.5 * x ** 3 - 2.5 * x ** 2 + 1
+    if x <= 2:
+        return -0.5 * x ** 3 + 2.5 * x ** 2 - 4 * x + 2
+    return 0.0
+
+
+@functools.lru_cache(maxsize=64)
+def _upscale_taps(in_length: int, scale: int) -> tuple[tuple[tuple[float, ...], ...], tuple[tuple[int, ...], ...]]:
+    """`resize_taps` for an integer upscaling, in plain Python (so that tracers see constants, not their making)."""
+    weights, indices = [], []
+    for x in range(1, in_length * scale + 1):
+        u = x / scale + 0.5 * (1 - 1 / scale)
+        left = math.floor(u - 2)
+        row = [_cubic_scalar(u - (left + tap)) for tap in range(6)]
+        total = sum(row)
+        weights.append(tuple(w / total for w in row))
+        mirrored = []
+        for tap in range(6):
+            index = (left + tap - 1) % (2 * in_length)
+            mirrored.append(index if index < in_length else 2 * in_length - 1 - index)
+        indices.append(tuple(mirrored))
+    return tuple(weights), tuple(indices)
+
+
 def upsample(image: Tensor, scale: int) -> Tensor:
     """MATLAB `imresize(image, scale, 'bicubic')` of (..., H, W) floats by an integer factor, unquantized.
 
-    Computed in float64 and returned in the input's dtype; differentiable.
+    Height first, then width, each output pixel the weighted sum of its six taps (MATLAB's order); computed in float64
+    and returned in the input's dtype; differentiable.
     """
-    height, width = image.shape[-2:]
-    rows = resize_matrix(height, height * scale, float(scale)).to(image.device)
-    cols = resize_matrix(width, width * scale, float(scale)).to(image.device)
-    resized = torch.matmul(torch.matmul(rows, image.to(torch.float64)), cols.T)
-    return resized.to(image.dtype)
+    result = image.to(torch.float64)
+    for dim in (-2, -1):
+        weights, indices = _upscale_taps(result.shape[dim], scale)
+        weights_t = torch.tensor(weights, dtype=torch.float64, device=image.device)
+        indices_t = torch.tensor(indices, dtype=torch.long, device=image.device)
+        shape = [1] * result.ndim
+        shape[dim] = -1
+        total = None
+        for tap in range(weights_t.shape[1]):
+            term = result.index_select(dim, indices_t[:, tap]) * weights_t[:, tap].reshape(shape)
+            total = term if total is None else total + term
+        result = total
+    return result.to(image.dtype)

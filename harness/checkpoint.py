@@ -54,8 +54,6 @@ def load_state_dict_file(path: Path) -> dict[str, Tensor]:
 def load_weights(model: nn.Module, path: Path, *, model_name: str, scale: int) -> None:
     """Load `path` into `model` in place; any missing, unexpected or misshapen tensor is a UserError."""
     path = Path(path)
-    if path.is_file():
-        released.check_scale_in_name(path, scale)
     if path.suffix in released.FORMATS:
         state = released.read_released(path, scale=scale)
     else:
