@@ -225,6 +225,15 @@ def test_set5_values_under_each_protocol(shared_dir, name: str, scale: int) -> N
     assert (exact_psnr, exact_ssim) == EXACT_SET5[(name, scale)]
 
 
+def test_efdn_reproduces_set14_under_common(shared_dir) -> None:
+    model = build("efdn", 4)
+    load_weights(model, shared_dir / "weights" / "EFDN_x4.pth", model_name="efdn", scale=4)
+    score = evaluate(model, open_benchmark(shared_dir / "benchmarks" / "Set14", 4))
+    assert score.protocol == "common" and len(score.images) == 14
+    assert (f"{score.psnr_y:.2f}", f"{score.ssim_y:.4f}") == ("28.58", "0.7809")  # Table 5 (EFDN, NTIRE 2022)
+    assert score.psnr_y == pytest.approx(28.5820, abs=1e-3)
+
+
 def test_eval_command_scores_idn_under_its_authors_script(shared_dir, tmp_path, capsys) -> None:
     out = tmp_path / "idn.json"
     assert main(["eval", "--model", "idn", "--weights", str(shared_dir / "weights" / "IDN_x2.caffemodel"),
