@@ -44,7 +44,8 @@ def rgb2ycbcr_double(rgb: np.ndarray) -> np.ndarray:
 
 
 def ycbcr2rgb_double(ycbcr: np.ndarray) -> np.ndarray:
-    """MATLAB `ycbcr2rgb` of a double HxWx3 image in [0, 1]: rgb = 255 inv(T) (ycbcr - offset/255), clipped to [0, 1]."""
+    """MATLAB `ycbcr2rgb` of a double HxWx3 image in [0, 1]: rgb = 255 inv(T) (ycbcr - offset/255), clipped to
+    [0, 1]."""
     inverse = np.linalg.inv(_RGB_TO_YCBCR)
     rgb = (np.asarray(ycbcr, dtype=np.float64) - _OFFSET / 255.0) @ (255.0 * inverse).T
     return np.clip(rgb, 0.0, 1.0)

@@ -96,10 +96,10 @@ def table_view(table: ReproductionTable) -> TableView:
 
 
 def _protocols_text(column: str, cell, authors_protocol: str) -> str:
-    """E.g. "idn-test 37.827; exact under idn-test" (the headline value is the common protocol's)."""
+    """E.g. "above: common; idn-test 37.827; exact under idn-test" (the headline value is the common protocol's)."""
     if not authors_protocol or "authors" not in cell or np.isnan(cell["authors"]):
         return ""
-    text = f"{authors_protocol} {format_value(column, cell['authors'])}"
+    text = f"above: common; {authors_protocol} {format_value(column, cell['authors'])}"
     if np.isnan(cell["exact"]):
         return text
     exact = int(cell["exact"])

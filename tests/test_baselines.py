@@ -98,7 +98,8 @@ def test_retrained_variants_differ_from_the_authors_networks_only_by_config() ->
 @pytest.mark.parametrize("name, bad", [
     ("srcnn", {"scale": 1}), ("srcnn", {"kernel1": 4}), ("srcnn", {"color": "lab"}),
     ("vdsr", {"depth": 1}), ("srcnn", {"padding": "reflect"}), ("vdsr", {"upsampling": "nearest"}),
-    ("idn", {"channels": 32}), ("efdn", {"channels": 10}), ("carn", {"scale": 8}), ("imdn", {"channels": 60}), ("imdn", {"scale": 0}),
+    ("idn", {"channels": 32}), ("efdn", {"channels": 10}), ("carn", {"scale": 8}), ("imdn", {"channels": 60}),
+    ("imdn", {"scale": 0}),
 ])
 def test_config_validation_raises_value_error(name: str, bad: dict) -> None:
     config = make_config(name, 2)

@@ -260,8 +260,8 @@ def test_dry_run_lists_every_trial_of_the_paper(tmp_path: Path, capsys: pytest.C
                                                 no_ray: None) -> None:
     weights = tmp_path / "weights"
     weights.mkdir()
-    released = [f"{name}_x{scale}.{suffix}" for name, suffix in (("IMDN", "pth"), ("SRCNN", "mat"), ("IDN", "caffemodel"))
-                for scale in (2, 3, 4)] + ["VDSR_Official.mat", "EFDN_x4.pth"]
+    formats = (("IMDN", "pth"), ("SRCNN", "mat"), ("IDN", "caffemodel"))
+    released = [f"{name}_x{scale}.{suffix}" for name, suffix in formats for scale in (2, 3, 4)] + ["VDSR_Official.mat", "EFDN_x4.pth"]
     for name in released:
         (weights / name).write_bytes(b"")  # only their presence is checked before a run
     code, out, err = run_cli(capsys, ABLATIONS / "paper.yaml", "--profile", "smoke", "--dry-run",
