@@ -58,8 +58,9 @@ class SetScore:
 
 
 def conventions_for(benchmark: BenchmarkSet, protocol: str = "common") -> dict[str, Any]:
-    conventions = protocol_registry.get(protocol).conventions
-    return {**conventions, "protocol": protocol, "crop_border": benchmark.scale, "lr_source": benchmark.lr_source}
+    chosen = protocol_registry.get(protocol)
+    return {**chosen.conventions, "protocol": protocol, "crop_border": benchmark.scale,
+            "lr_source": chosen.lr_source(benchmark.lr_source)}
 
 
 def evaluate(model: nn.Module, benchmark: BenchmarkSet, *, device: torch.device | str = "cpu",

@@ -31,6 +31,10 @@ class Protocol:
     conventions: dict[str, str]  # written into every evaluation it produced
     score: Scorer  # (model, pair, scale, device) -> (PSNR, SSIM) of one image
     luma_only: bool  # runs only models with a luma(y_lr, y_up) method
+    uses_lr_files: bool = True  # False: makes its own LR from the HR, as its script does
+
+    def lr_source(self, benchmark_lr_source: str) -> str:
+        return benchmark_lr_source if self.uses_lr_files else f"made from the HR: {self.conventions['lr']}"
 
 
 PROTOCOLS: dict[str, Protocol] = {}
@@ -146,14 +150,14 @@ PROTOCOLS["srcnn-demo"] = Protocol(
     source="SRCNN authors' demo_SR.m + SRCNN.m (MATLAB; replicate-padded imfilter)",
     conventions={**_SINGLE_PIPELINE, "network": "on im_b, in double (SRCNN.m accumulates in double arrays)",
                  "ssim_note": "demo_SR.m prints PSNR only; SSIM is ssim_index on the same images"},
-    score=_score_srcnn_demo, luma_only=True)
+    score=_score_srcnn_demo, luma_only=True, uses_lr_files=False)
 
 PROTOCOLS["idn-test"] = Protocol(
     name="idn-test",
     source="IDN authors' test/test_IDN.m (Zheng222/IDN-Caffe)",
     conventions={**_SINGLE_PIPELINE, "network": "on im_l in float32 (Caffe); im_h = output + mycrop(im_b, s); "
                  "myshave(im_h, s) and shave(im_gnd, s) keep the same pixels"},
-    score=_score_idn_test, luma_only=True)
+    score=_score_idn_test, luma_only=True, uses_lr_files=False)
 
 
 def _score_vdsr_demo(model: nn.Module, pair: ImagePair, scale: int, device: torch.device) -> tuple[float, float]:

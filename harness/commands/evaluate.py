@@ -64,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
     for shown in [score, *score.alternatives.values()]:
         width = max(len(image.name) for image in shown.images)
         print(f"{args.model} x{args.scale} on {benchmark.name} ({len(shown.images)} images; LR: "
-              f"{benchmark.lr_source}), protocol {shown.protocol}")
+              f"{shown.conventions['lr_source']}), protocol {shown.protocol}")
         print(f"{'image':<{width}}  {'PSNR-Y':>8}  {'SSIM-Y':>7}")
         for image in shown.images:
             print(f"{image.name:<{width}}  {image.psnr_y:8.2f}  {image.ssim_y:7.4f}")
