@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from harness import protocols as protocol_registry
 from harness.data.benchmark import BenchmarkSet
-from harness.protocols import super_resolve  # noqa: F401  (re-exported: visuals and benchmarks use it)
+from harness.metrics import quantize
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,15 @@ def conventions_for(benchmark: BenchmarkSet, protocol: str = "common") -> dict[s
     chosen = protocol_registry.get(protocol)
     return {**chosen.conventions, "protocol": protocol, "crop_border": benchmark.scale,
             "lr_source": chosen.lr_source(benchmark.lr_source)}
+
+
+@torch.no_grad()
+def super_resolve(model: nn.Module, lr: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
+    """uint8 HxWx3 LR -> uint8 (sH)x(sW)x3 SR, with the model in eval mode."""
+    model.eval()
+    tensor = torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].to(device, torch.float32) / 255.0
+    sr = model(tensor)[0].permute(1, 2, 0).float().cpu().numpy()
+    return quantize(sr)
 
 
 def evaluate(model: nn.Module, benchmark: BenchmarkSet, *, device: torch.device | str = "cpu",

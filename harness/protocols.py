@@ -19,7 +19,7 @@ from harness.data.benchmark import ImagePair
 from harness.errors import UserError
 from harness.matlab import (imresize_double, imresize_single, modcrop, rgb2ycbcr_double, rgb2ycbcr_uint8, shave,
                             to_uint8, ycbcr2rgb_double)
-from harness.metrics import CONVENTIONS, psnr, psnr_y, quantize, ssim, ssim_y
+from harness.metrics import CONVENTIONS, psnr, psnr_y, ssim, ssim_y
 
 Scorer = Callable[[nn.Module, ImagePair, int, torch.device], tuple[float, float]]
 
@@ -66,16 +66,9 @@ def run_luma(model: nn.Module, y_lr: np.ndarray, y_up: np.ndarray, dtype: torch.
 
 # --- common ---------------------------------------------------------------------------------------------------------
 
-@torch.no_grad()
-def super_resolve(model: nn.Module, lr: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
-    """uint8 HxWx3 LR -> uint8 (sH)x(sW)x3 SR, with the model in eval mode, in float32."""
-    model.eval()
-    tensor = torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].to(device, torch.float32) / 255.0
-    sr = model(tensor)[0].permute(1, 2, 0).float().cpu().numpy()
-    return quantize(sr)
-
-
 def _score_common(model: nn.Module, pair: ImagePair, scale: int, device: torch.device) -> tuple[float, float]:
+    from harness.evaluate import super_resolve  # harness.evaluate imports this module
+
     sr = super_resolve(model, pair.lr, device)
     if sr.shape != pair.hr.shape:
         raise ValueError(f"{pair.name}: model output {sr.shape} but HR is {pair.hr.shape}")
