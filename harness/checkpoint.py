@@ -1,7 +1,8 @@
 """Loading released or trained weights into a registry model, safely and with one-line errors.
 
 Files are read with `torch.load(weights_only=True)`: tensors and plain containers only, so a checkpoint carrying a
-pickled callable is refused and never executed.
+pickled callable is refused and never executed. MATLAB `.mat` and Caffe `.caffemodel` files released by other
+authors are converted to state dicts by `harness/released.py` (no unpickling there either).
 """
 
 import pickle
@@ -11,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from harness import released
 from harness.errors import UserError
 
 NESTING_KEYS = ("state_dict", "params", "model")  # wrappers used by common training code around the state dict
@@ -52,7 +54,10 @@ def load_state_dict_file(path: Path) -> dict[str, Tensor]:
 def load_weights(model: nn.Module, path: Path, *, model_name: str, scale: int) -> None:
     """Load `path` into `model` in place; any missing, unexpected or misshapen tensor is a UserError."""
     path = Path(path)
-    state = load_state_dict_file(path)
+    if path.suffix in released.FORMATS:
+        state = released.read_released(path, scale=scale)
+    else:
+        state = load_state_dict_file(path)
     expected = model.state_dict()
     missing = [key for key in expected if key not in state]
     unexpected = [key for key in state if key not in expected]

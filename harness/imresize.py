@@ -7,7 +7,7 @@ MATLAB's `imresize(img, scale)` with the default 'bicubic' method:
 - resizes one dimension at a time, the dimension with the smaller scale first (height on a tie);
 - for uint8 input, rounds each pass half away from zero and saturates to 0..255, so the intermediate is uint8.
 
-This module imports only torch (and numpy for the array wrapper) so that models may use it.
+The weights live in `baselines/matlab_bicubic.py` (torch only), so that models upsample with the same code.
 """
 
 import math
@@ -15,35 +15,7 @@ import math
 import numpy as np
 import torch
 
-
-def cubic(x: torch.Tensor) -> torch.Tensor:
-    absx = x.abs()
-    absx2 = absx * absx
-    absx3 = absx2 * absx
-    near = (1.5 * absx3 - 2.5 * absx2 + 1) * (absx <= 1)
-    far = (-0.5 * absx3 + 2.5 * absx2 - 4 * absx + 2) * ((absx > 1) & (absx <= 2))
-    return near + far
-
-
-def resize_matrix(in_length: int, out_length: int, scale: float) -> torch.Tensor:
-    """(out_length, in_length) float64 matrix whose rows hold MATLAB's bicubic weights."""
-    antialias = scale < 1
-    kernel_width = 4.0 / scale if antialias else 4.0
-    x = torch.arange(1, out_length + 1, dtype=torch.float64)
-    u = x / scale + 0.5 * (1 - 1 / scale)
-    left = torch.floor(u - kernel_width / 2)
-    taps = math.ceil(kernel_width) + 2
-    indices = left[:, None] + torch.arange(taps, dtype=torch.float64)[None, :]
-    distance = u[:, None] - indices
-    weights = scale * cubic(scale * distance) if antialias else cubic(distance)
-    weights = weights / weights.sum(dim=1, keepdim=True)
-    # Symmetric padding: index i (1-based) outside [1, n] reflects as in MATLAB's [1:n, n:-1:1] cycle.
-    period = 2 * in_length
-    zero_based = torch.remainder(indices.long() - 1, period)
-    zero_based = torch.where(zero_based < in_length, zero_based, period - 1 - zero_based)
-    matrix = torch.zeros(out_length, in_length, dtype=torch.float64)
-    matrix.scatter_add_(1, zero_based, weights)
-    return matrix
+from baselines.matlab_bicubic import cubic, resize_matrix, resize_taps  # noqa: F401  (re-exported)
 
 
 def round_half_away_from_zero_uint8(x: torch.Tensor) -> torch.Tensor:

@@ -16,21 +16,39 @@ from harness.errors import UserError
 
 
 @dataclass(frozen=True)
+class Released:
+    """Weights released by a model's authors: the file name (with `{scale}`), its format and its scales."""
+
+    file: str  # e.g. "IDN_x{scale}.caffemodel"; in the weights folder (--weights-dir)
+    format: str  # a reader of harness/released.py: "pth", "srcnn-mat", "matconvnet", "caffemodel"
+    scales: tuple[int, ...] = (2, 3, 4)
+
+    def file_for(self, scale: int) -> str:
+        return self.file.format(scale=scale)
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     config_type: type
     default_config: Callable[[int], Any]  # scale -> the registered default config at that scale
     build: Callable[[Any], nn.Module]
+    # Evaluation protocols (harness/protocols.py) this model is scored under; the first is the default.
+    protocols: tuple[str, ...] = ("common",)
+    released: Released | None = None
+    label: str | None = None  # how tables name it when it is not the authors' model, e.g. "retrained (MREN recipe)"
 
 
 MODELS: dict[str, ModelEntry] = {}
 
 
 def register(name: str, config_type: type, build: Callable[[Any], nn.Module],
-             default_config: Callable[[int], Any] | None = None) -> None:
+             default_config: Callable[[int], Any] | None = None, *, protocols: tuple[str, ...] = ("common",),
+             released: Released | None = None, label: str | None = None) -> None:
     if name in MODELS:
         raise ValueError(f"model {name!r} is registered twice")
     factory = default_config or (lambda scale: config_type(scale=scale))
-    MODELS[name] = ModelEntry(config_type=config_type, default_config=factory, build=build)
+    MODELS[name] = ModelEntry(config_type=config_type, default_config=factory, build=build, protocols=protocols,
+                              released=released, label=label)
 
 
 def entry(name: str) -> ModelEntry:
@@ -86,14 +104,25 @@ def _describe(annotation: Any) -> str:
 # --- registrations: each model family adds its own lines below ---
 
 from baselines.carn import CARNConfig, build_carn  # noqa: E402
+from baselines.efdn import EFDNConfig, build_efdn  # noqa: E402
+from baselines.idn import IDNConfig, build_idn  # noqa: E402
 from baselines.imdn import IMDNConfig, build_imdn  # noqa: E402
-from baselines.srcnn import SRCNNConfig, build_srcnn  # noqa: E402
-from baselines.vdsr import VDSRConfig, build_vdsr  # noqa: E402
+from baselines.srcnn import SRCNNConfig, build_srcnn, srcnn_mren_config  # noqa: E402
+from baselines.vdsr import VDSRConfig, build_vdsr, vdsr_mren_config  # noqa: E402
 
-register("srcnn", SRCNNConfig, build_srcnn)
-register("vdsr", VDSRConfig, build_vdsr)
-register("carn", CARNConfig, build_carn)
-register("imdn", IMDNConfig, build_imdn)
+# The authors' networks, for their released weights, scored under the common conventions and their own test script.
+register("srcnn", SRCNNConfig, build_srcnn, protocols=("common", "srcnn-demo"),
+         released=Released("SRCNN_x{scale}.mat", "srcnn-mat"))
+register("vdsr", VDSRConfig, build_vdsr, protocols=("common", "vdsr-demo"),
+         released=Released("VDSR_Official.mat", "matconvnet"))
+register("idn", IDNConfig, build_idn, protocols=("common", "idn-test"),
+         released=Released("IDN_x{scale}.caffemodel", "caffemodel"))
+register("efdn", EFDNConfig, build_efdn, released=Released("EFDN_x{scale}.pth", "pth", scales=(4,)))
+register("imdn", IMDNConfig, build_imdn, released=Released("IMDN_x{scale}.pth", "pth"))
+# The same networks retrained with MREN's recipe (no released weights behind them).
+register("srcnn_mren", SRCNNConfig, build_srcnn, default_config=srcnn_mren_config, label="retrained (MREN recipe)")
+register("vdsr_mren", VDSRConfig, build_vdsr, default_config=vdsr_mren_config, label="retrained (MREN recipe)")
+register("carn", CARNConfig, build_carn, label="retrained (MREN recipe)")
 
 from baselines.bicubic import BicubicConfig, build_bicubic  # noqa: E402
 

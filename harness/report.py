@@ -19,8 +19,9 @@ from harness import figures
 from harness.atomic import write_bytes_atomic
 from harness.paper import (ABLATION_TABLES, TABLE_NAMES, ClaimCheck, Finding, Paper, check_claims,
                            consistency_findings, format_number, load_paper)
-from harness.tables import (MISMATCH_TOLERANCE, ReproductionTable, TrialRecord, build_tables, format_diff,
-                            format_value, load_records, reproduction_findings, summarize, tolerance_for)
+from harness.tables import (EXACT_AUTHORS, EXACT_PRIMARY, MISMATCH_TOLERANCE, ReproductionTable, TrialRecord,
+                            build_tables, format_diff, format_value, load_records, reproduction_findings, summarize,
+                            tolerance_for)
 
 SEVERITY_ORDER = ("contradiction", "mismatch", "suspect", "note")
 COLUMN_SHORT = {"psnr_y": "PSNR", "ssim_y": "SSIM", "params": "Params", "macs": "Flops"}
@@ -35,6 +36,7 @@ class CellView:
     spread: str = ""  # ± over seeds
     vs_reference: str = ""  # ablations: difference from the full model, reproduced and paper
     verdict: str = ""  # "ok" | "off" | "" : the difference within / beyond tolerance
+    protocols: str = ""  # Table 5: the value under the authors' protocol, and which protocol reproduces exactly
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def table_view(table: ReproductionTable) -> TableView:
             paper_cells.append(CellView(format_number(column.column, paper_value) if in_paper else ""))
             is_reference = row_id == spec.reference_row
             reproduced_cells.append(_reproduced_cell(column.column, cell, table.name in ABLATION_TABLES
-                                                     and not is_reference))
+                                                     and not is_reference, str(info.get("authors_protocol", ""))))
         rows.append(RowView(key=str(info["key"]), label=str(info["label"]), year=str(info["year"]),
                             status=str(info["status"]), paper=paper_cells, reproduced=reproduced_cells,
                             group=str(info["group"]), trials=list(info["trials"]), note=str(info["note"]),
@@ -93,7 +95,19 @@ def table_view(table: ReproductionTable) -> TableView:
                      metrics=[column.column for column in spec.columns])
 
 
-def _reproduced_cell(column: str, cell, ablation: bool) -> CellView:
+def _protocols_text(column: str, cell, authors_protocol: str) -> str:
+    """E.g. "above: common; idn-test 37.827; exact under idn-test" (the headline value is the common protocol's)."""
+    if not authors_protocol or "authors" not in cell or np.isnan(cell["authors"]):
+        return ""
+    text = f"above: common; {authors_protocol} {format_value(column, cell['authors'])}"
+    if np.isnan(cell["exact"]):
+        return text
+    exact = int(cell["exact"])
+    under = [name for bit, name in ((EXACT_PRIMARY, "common"), (EXACT_AUTHORS, authors_protocol)) if exact & bit]
+    return f"{text}; exact under {' and '.join(under)}" if under else f"{text}; exact under neither"
+
+
+def _reproduced_cell(column: str, cell, ablation: bool, authors_protocol: str = "") -> CellView:
     """`cell`: one column's fields of one row of `ReproductionTable.frame`."""
     if np.isnan(cell["reproduced"]):
         return CellView("")
@@ -110,7 +124,8 @@ def _reproduced_cell(column: str, cell, ablation: bool) -> CellView:
     seeds_vary = cell["n"] > 1 and column in ("psnr_y", "ssim_y")  # parameter counts do not vary with the seed
     return CellView(text=format_value(column, cell["reproduced"]), diff=format_diff(column, cell["diff"]),
                     spread=format_diff(column, cell["std"]).lstrip("+") if seeds_vary else "",
-                    vs_reference=vs_reference, verdict=verdict)
+                    vs_reference=vs_reference, verdict=verdict,
+                    protocols=_protocols_text(column, cell, authors_protocol))
 
 
 # --- LaTeX --------------------------------------------------------------------------------------------------------

@@ -74,7 +74,9 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
     for name in config.eval_sets:
         report(f"eval {name}")
         benchmark = load_eval_set(name, config.scale, settings)
-        metrics[name] = evaluate(model, benchmark, device=device).to_json()
+        # every protocol registered for the model: the first gives psnr_y/ssim_y, the others ride along
+        metrics[name] = evaluate(model, benchmark, device=device,
+                                 protocols=models.entry(config.model).protocols).to_json()
         visuals[name], crops = visual_crops(model, benchmark, trial_id=trial.trial_id, device=device)
         files.update(crops)
 

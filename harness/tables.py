@@ -25,6 +25,11 @@ from harness.paper import (ABLATION_TABLES, TABLE_NAMES, TABLE_TITLES, Finding, 
 
 RECORD_SCHEMA_VERSIONS = (1,)
 FIELDS = ("paper", "reproduced", "std", "n", "diff")
+# Table 5, rows scored under more than one protocol: the value under the authors' protocol (the row's
+# `authors_protocol`), and which protocol reproduces the paper's printed digits exactly (bit 1: the first protocol,
+# usually common; bit 2: the authors'; NaN where the cell was not compared).
+PROTOCOL_FIELDS = ("authors", "exact")
+EXACT_PRIMARY, EXACT_AUTHORS = 1, 2
 ABLATION_FIELDS = ("delta_ref", "paper_delta_ref", "spread", "beyond_spread")
 # A reproduced number "does not reproduce" when it is further from the paper than this (or than twice its
 # seed-to-seed standard deviation, if larger). PSNR and SSIM: twice the paper's rounding plus what one retraining
@@ -54,6 +59,13 @@ class Evaluation(_Record):
     ssim_y: float
     images: list[ImageScore] = []
     conventions: dict[str, Any] = {}
+    protocol: str = "common"  # harness/protocols.py; records older than protocols were scored under "common"
+    protocols: dict[str, "Evaluation"] = {}  # the same images under the model's other protocols
+
+    def under(self, protocol: str | None) -> "Evaluation | None":
+        if protocol is None or protocol == self.protocol:
+            return self
+        return self.protocols.get(protocol)
 
 
 class Feed(_Record):
@@ -182,13 +194,26 @@ class TrialGroup:
         seeds = len(self.records)
         return f"{config.model} ×{config.scale}, {_origin(config)}, {seeds} seed{'s' * (seeds > 1)}"
 
-    def values(self, column: str, dataset: str | None) -> list[float]:
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        """The protocols its evaluations were scored under, the first (headline) one first."""
+        names: list[str] = []
+        for record in self.records:
+            for evaluation in record.metrics.values():
+                for name in (evaluation.protocol, *evaluation.protocols):
+                    if name not in names:
+                        names.append(name)
+        return tuple(names)
+
+    def values(self, column: str, dataset: str | None, protocol: str | None = None) -> list[float]:
+        """The column's values over seeds; PSNR/SSIM under `protocol` (None: the evaluation's first protocol)."""
         values = []
         for record in self.records:
+            evaluation = record.metrics[dataset].under(protocol) if dataset in record.metrics else None
             if column in ("params", "macs"):
                 value = getattr(record, column)
-            elif dataset in record.metrics:
-                value = getattr(record.metrics[dataset], column)
+            elif evaluation is not None:
+                value = getattr(evaluation, column)
             else:
                 value = None
             if value is not None:
@@ -267,7 +292,7 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
         paper_rows += sorted(extra, key=lambda item: item[0])
 
     ablation = name in ABLATION_TABLES
-    fields = FIELDS + (ABLATION_FIELDS if ablation else ())
+    fields = FIELDS + (ABLATION_FIELDS if ablation else ()) + (PROTOCOL_FIELDS if name == "table5" else ())
     index = (pd.MultiIndex.from_tuples([row_id for row_id, _ in paper_rows], names=["scale", "method"])
              if name == "table5" else pd.Index([row_id[0] for row_id, _ in paper_rows], name=spec.row_header))
     columns = pd.MultiIndex.from_tuples([(column.label, field) for column in spec.columns for field in fields],
@@ -280,6 +305,8 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
         others = len(feeding) - (chosen is not None)
         metrics_from = max(table5.get((inferred, row_id[-1]), []), key=_preference, default=None) or chosen
         sources = []
+        scored_under = metrics_from.protocols if metrics_from else ()
+        authors_protocol = next((protocol for protocol in scored_under[1:]), None)
         for column in spec.columns:
             value = paper.cell_value(name, row.key, column, row.scale) if row else None
             frame.iloc[position, frame.columns.get_loc((column.label, "paper"))] = np.nan if value is None else value
@@ -293,6 +320,8 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
             cells = {"reproduced": mean, "n": len(measured),
                      "std": float(np.std(measured, ddof=1)) if len(measured) > 1 else np.nan,
                      "diff": mean - value if value is not None else np.nan}
+            if name == "table5" and column.column in ("psnr_y", "ssim_y") and source is metrics_from:
+                cells.update(_protocol_cells(column, value, mean, source, authors_protocol))
             for field, cell in cells.items():
                 frame.iloc[position, frame.columns.get_loc((column.label, field))] = cell
         notes = []
@@ -311,12 +340,35 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
                      "group": "; ".join(source.label for source in sources),
                      "iterations": max((source.iterations for source in sources), default=None),
                      "year": str(row.year) if row and row.year else "",
+                     "protocols": list(scored_under), "authors_protocol": authors_protocol or "",
                      "note": "; ".join(dict.fromkeys(notes))})
     rows = pd.DataFrame(info, index=index)
     if ablation and spec.reference_row in frame.index:
         _add_reference_deltas(frame, spec)
     scale_note = (paper.inferred_scales[name].evidence if name != "table5" else "scales as printed")
     return ReproductionTable(name=name, spec=spec, scale_note=scale_note, frame=frame, rows=rows)
+
+
+def _protocol_cells(column: TableColumn, paper_value: float | None, primary: float, source: TrialGroup,
+                    authors_protocol: str | None) -> dict[str, float]:
+    """The authors'-protocol value of a Table 5 cell, and which protocol reproduces the paper's printed digits."""
+    authors = np.nan
+    if authors_protocol:
+        measured = source.values(column.column, column.dataset, authors_protocol)
+        authors = float(np.mean(measured)) if measured else np.nan
+    if paper_value is None:
+        return {"authors": authors, "exact": np.nan}
+    exact = 0
+    if is_exact(column.column, primary, paper_value):
+        exact |= EXACT_PRIMARY
+    if not np.isnan(authors) and is_exact(column.column, authors, paper_value):
+        exact |= EXACT_AUTHORS
+    return {"authors": authors, "exact": float(exact)}
+
+
+def is_exact(column: str, value: float, paper_value: float) -> bool:
+    """`value` printed as the paper prints `column` gives the paper's digits."""
+    return format_number(column, value) == format_number(column, paper_value)
 
 
 def _add_reference_deltas(frame: pd.DataFrame, spec: PaperTable) -> None:
@@ -346,7 +398,9 @@ def long_form(tables: dict[str, ReproductionTable]) -> pd.DataFrame:
                 lines.append({"table": name, "scale": scale, "row": row, "column": column.column,
                               "dataset": column.dataset, "label": column.label,
                               "status": table.rows.loc[row_id, "status"], "group": table.rows.loc[row_id, "group"],
-                              **{field: cell.get(field, np.nan) for field in FIELDS + ABLATION_FIELDS}})
+                              "authors_protocol": table.rows.loc[row_id].get("authors_protocol", ""),
+                              **{field: cell.get(field, np.nan)
+                                 for field in FIELDS + ABLATION_FIELDS + PROTOCOL_FIELDS}})
     return pd.DataFrame(lines)
 
 
@@ -411,6 +465,7 @@ def reproduction_findings(tables: dict[str, ReproductionTable]) -> list[Finding]
         findings.append(Finding("mismatch", "does-not-reproduce",
                                 f"{TABLE_TITLES[name]}: {len(misses)} of {len(table_cells)} reproduced numbers "
                                 "miss the paper's", f"{_tolerance_text()}. Largest first:", items))
+    findings.extend(protocol_findings(cells))
     ablations = cells[cells["table"].isin(ABLATION_TABLES) & cells["spread"].notna() & cells["paper_delta_ref"].notna()]
     for cell in ablations.itertuples():
         if cell.paper_delta_ref == 0 and cell.delta_ref == 0:
@@ -427,6 +482,44 @@ def reproduction_findings(tables: dict[str, ReproductionTable]) -> list[Finding]
                    "the reproduced effect is within the seed-to-seed spread"),
                 f"Paper: {cell.paper_delta_ref:+.4g}{unit}; reproduced: {cell.delta_ref:+.4g}{unit} "
                 f"(seed-to-seed spread of a difference {cell.spread:.4g}{unit})."))
+    return findings
+
+
+def protocol_findings(cells: pd.DataFrame) -> list[Finding]:
+    """Table 5 rows scored under their authors' protocol as well: which cells reproduce exactly under which protocol,
+    which under none (and by how much each misses), and the parameter counts that differ from the paper's."""
+    table5 = cells[(cells["table"] == "table5") & cells["paper"].notna()]
+    scored = table5[table5["authors_protocol"].fillna("") != ""]
+    findings = []
+    if len(scored):
+        metric = scored[scored["column"].isin(["psnr_y", "ssim_y"]) & scored["exact"].notna()]
+        exact = {"common": int((metric["exact"].astype(int) & EXACT_PRIMARY > 0).sum()),
+                 "authors": int((metric["exact"].astype(int) & EXACT_AUTHORS > 0).sum())}
+        misses = [cell for cell in metric.itertuples() if int(cell.exact) == 0]
+        items = tuple(
+            f"×{int(cell.scale)} {cell.row} {cell.label}: paper {format_number(cell.column, cell.paper)}, common "
+            f"{format_value(cell.column, cell.reproduced)} ({format_diff(cell.column, cell.reproduced - cell.paper)}), "
+            f"{cell.authors_protocol} {format_value(cell.column, cell.authors)} "
+            f"({format_diff(cell.column, cell.authors - cell.paper)})" for cell in misses)
+        findings.append(Finding(
+            "mismatch" if misses else "note", "protocol-dependence",
+            f"Table 5 from released weights: {len(metric) - len(misses)} of {len(metric)} PSNR/SSIM cells reproduce "
+            f"the paper's digits exactly under some protocol ({exact['common']} under common, {exact['authors']} "
+            "under the authors' own test script)",
+            "Each released-weights row is scored under the common conventions and under its authors' protocol "
+            "(docs/protocols.md). Cells that reproduce under neither:" if misses else
+            "Every compared cell reproduces under at least one protocol.", items))
+    params = table5[(table5["column"] == "params") & table5["reproduced"].notna()
+                    & (table5["group"].fillna("").str.contains("weights "))]
+    wrong = [cell for cell in params.itertuples()
+             if abs(cell.reproduced - cell.paper) > MISMATCH_TOLERANCE["params"]]
+    if wrong:
+        findings.append(Finding(
+            "mismatch", "parameter-count",
+            "Table 5 parameter counts that the released weights contradict",
+            "Counted element by element in the authors' released files:",
+            tuple(f"×{int(cell.scale)} {cell.row}: {int(cell.reproduced):,} in the released weights, the paper prints "
+                  f"{format_number('params', cell.paper)}" for cell in wrong)))
     return findings
 
 

@@ -9,11 +9,12 @@ from PIL import Image
 from model_checks import check_forward_and_backward
 
 from baselines import rgb_to_ycbcr, ycbcr_to_rgb
+from baselines.matlab_bicubic import upsample as matlab_upsample
 from harness.checkpoint import load_weights
 from harness.complexity import count_params
 from harness.models import build_model, make_config
 
-BASELINES = ("srcnn", "vdsr", "carn", "imdn")
+BASELINES = ("srcnn", "vdsr", "idn", "efdn", "srcnn_mren", "vdsr_mren", "carn", "imdn")
 SCALES = (2, 3, 4)
 TABLE5_PARAMS = {"srcnn": 57_000, "vdsr": 665_000, "carn": 1_592_000}  # the same at x2, x3 and x4
 IMDN_RELEASED_PARAMS = {2: 694_404, 3: 703_059, 4: 715_176}  # the authors' checkpoints, element for element
@@ -40,6 +41,8 @@ def test_carn_single_scale_variant_drops_the_other_upsamplers(scale: int) -> Non
 @pytest.mark.parametrize("scale", SCALES)
 @pytest.mark.parametrize("name", BASELINES)
 def test_forward_shape_finite_and_backward(name: str, scale: int) -> None:
+    if name == "efdn" and scale != 4:
+        pytest.skip("EFDN is defined at any scale but released at x4 only; x4 is checked")
     torch.manual_seed(0)
     model = build_model(name, make_config(name, scale))
     check_forward_and_backward(model, scale)
@@ -60,20 +63,43 @@ def test_ycbcr_round_trip_is_lossless() -> None:
     torch.testing.assert_close(white, torch.tensor([235.0, 128.0, 128.0]) / 255, atol=1e-4, rtol=0)
 
 
-def test_vdsr_with_zero_residual_is_its_bicubic_input() -> None:
-    # Running on Y and taking the chroma from the bicubic image must not change colours on its own.
-    model = build_model("vdsr", make_config("vdsr", 2))
+@pytest.mark.parametrize("name", ["vdsr", "vdsr_mren"])
+def test_vdsr_with_zero_residual_is_its_bicubic_input(name: str) -> None:
+    # Running on Y and taking the chroma from the bicubic image must not change colours on its own. The authors'
+    # network upsamples as MATLAB's imresize; the MREN-recipe variant as torch's interpolate.
+    model = build_model(name, make_config(name, 2))
     with torch.no_grad():
         model.residual[-1].weight.zero_()
+        if model.residual[-1].bias is not None:
+            model.residual[-1].bias.zero_()
         lr = torch.rand(1, 3, 6, 7)
         sr = model(lr)
-    upscaled = torch.nn.functional.interpolate(lr, scale_factor=2, mode="bicubic", align_corners=False)
+    if name == "vdsr":
+        upscaled = matlab_upsample(lr, 2)
+    else:
+        upscaled = torch.nn.functional.interpolate(lr, scale_factor=2, mode="bicubic", align_corners=False)
     torch.testing.assert_close(sr, upscaled, atol=1e-5, rtol=0)
+
+
+def test_matlab_upsample_in_models_is_harness_imresize() -> None:
+    image = torch.rand(1, 2, 5, 7, dtype=torch.float64)
+    from harness.imresize import imresize
+
+    torch.testing.assert_close(matlab_upsample(image, 3), imresize(image, 3, quantize_uint8=False), rtol=0, atol=1e-12)
+
+
+def test_retrained_variants_differ_from_the_authors_networks_only_by_config() -> None:
+    assert type(build_model("srcnn", make_config("srcnn", 2))) is type(build_model("srcnn_mren",
+                                                                                     make_config("srcnn_mren", 2)))
+    assert make_config("srcnn_mren", 2).padding == "zero" and make_config("srcnn", 2).padding == "replicate"
+    assert make_config("vdsr_mren", 2).bias is False and make_config("vdsr", 2).bias is True
 
 
 @pytest.mark.parametrize("name, bad", [
     ("srcnn", {"scale": 1}), ("srcnn", {"kernel1": 4}), ("srcnn", {"color": "lab"}),
-    ("vdsr", {"depth": 1}), ("carn", {"scale": 8}), ("imdn", {"channels": 60}), ("imdn", {"scale": 0}),
+    ("vdsr", {"depth": 1}), ("srcnn", {"padding": "reflect"}), ("vdsr", {"upsampling": "nearest"}),
+    ("idn", {"channels": 32}), ("efdn", {"channels": 10}), ("carn", {"scale": 8}), ("imdn", {"channels": 60}),
+    ("imdn", {"scale": 0}),
 ])
 def test_config_validation_raises_value_error(name: str, bad: dict) -> None:
     config = make_config(name, 2)

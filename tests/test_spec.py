@@ -199,12 +199,18 @@ def paper_trials(profile: str, data_root: Path | None = None, weights_dir: Path 
 def test_paper_spec_covers_every_row_and_shares_the_ablation_base() -> None:
     trials = paper_trials("paper")
     feeds = [feed for trial in trials for feed in trial.feeds]
-    assert len(feeds) == 49 and len(set(feeds)) == 6 + 11 + 4 + 4 + 7 + 3  # Table 5 rows repeat per scale
+    assert len(feeds) == 59 and len(set(feeds)) == 6 + 11 + 4 + 4 + 11 + 3  # Table 5 rows repeat per scale
     for table, rows in TABLE_ROWS.items():
         assert sorted(feed.row for feed in feeds if feed.table == table) == sorted(rows)
     table5 = {(trial.config.scale, feed.row) for trial in trials for feed in trial.feeds if feed.table == "table5"}
-    methods = {"Bicubic", "SRCNN", "VDSR", "CARN", "IMDN", "MREN", "MREN-L"}
-    assert table5 == {(scale, method) for scale in (2, 3, 4) for method in methods}
+    # SRCNN, VDSR, IDN, IMDN and EFDN from their authors' weights; SRCNN, VDSR and CARN retrained, labelled so
+    methods = {"Bicubic", "SRCNN", "VDSR", "IDN", "IMDN", "SRCNN (retrained)", "VDSR (retrained)",
+               "CARN (retrained)", "MREN", "MREN-L"}
+    assert table5 == {(scale, method) for scale in (2, 3, 4) for method in methods} | {(4, "EFDN")}
+    released = {trial.config.model: trial.config.weights for trial in trials
+                if trial.config.mode == "evaluate" and trial.config.scale == 4 and trial.config.weights}
+    assert released == {"srcnn": "SRCNN_x4.mat", "vdsr": "VDSR_Official.mat", "idn": "IDN_x4.caffemodel",
+                        "imdn": "IMDN_x4.pth", "efdn": "EFDN_x4.pth"}
     base = [trial for trial in trials if len(trial.feeds) > 1]
     assert len(base) == 1
     assert {(feed.table, feed.row) for feed in base[0].feeds} == {
@@ -213,7 +219,7 @@ def test_paper_spec_covers_every_row_and_shares_the_ablation_base() -> None:
     assert (config.model, config.scale, config.train["epochs"], config.eval_sets) == ("mren", 4, 900, ("Set5",))
     assert {key: config.model_config[key] for key in ("n_mreb", "comm_weight", "scacb", "dracb")} == {
         "n_mreb": 6, "comm_weight": 0.2, "scacb": "full", "dracb": "full"}
-    assert len(trials) == 49 - 3
+    assert len(trials) == 59 - 3
     by_row = {(trial.feeds[0].table, trial.feeds[0].row, trial.config.scale): trial.config for trial in trials}
     assert by_row[("table5", "IMDN", 3)].weights == "IMDN_x3.pth" and by_row[("table5", "IMDN", 3)].train is None
     assert by_row[("table5", "MREN", 2)].train["epochs"] == 3000
@@ -233,7 +239,7 @@ def test_smoke_resolution_of_eval_sets(tmp_path: Path) -> None:
         elif config.mode == "evaluate":
             assert config.eval_sets == ("Set5", "Set14") and config.profile is None
     # Smoke ignores epochs, so Table 5's MREN x4 is the ablation base trial too.
-    assert len(trials) == 49 - 4
+    assert len(trials) == 59 - 4
     assert all(trial.config.eval_sets == ("bundled",) for trial in paper_trials("smoke") if trial.config.eval_sets)
 
 
@@ -255,8 +261,10 @@ def test_dry_run_lists_every_trial_of_the_paper(tmp_path: Path, capsys: pytest.C
                                                 no_ray: None) -> None:
     weights = tmp_path / "weights"
     weights.mkdir()
-    for scale in (2, 3, 4):
-        (weights / f"IMDN_x{scale}.pth").write_bytes(b"")  # only their presence is checked before a run
+    formats = (("IMDN", "pth"), ("SRCNN", "mat"), ("IDN", "caffemodel"))
+    released = [f"{name}_x{scale}.{suffix}" for name, suffix in formats for scale in (2, 3, 4)] + ["VDSR_Official.mat", "EFDN_x4.pth"]
+    for name in released:
+        (weights / name).write_bytes(b"")  # only their presence is checked before a run
     code, out, err = run_cli(capsys, ABLATIONS / "paper.yaml", "--profile", "smoke", "--dry-run",
                              "--weights-dir", weights, "--results", tmp_path / "results")
     assert code == 0, err
@@ -264,11 +272,11 @@ def test_dry_run_lists_every_trial_of_the_paper(tmp_path: Path, capsys: pytest.C
     for trial in trials:
         line = next(line for line in out.splitlines() if line.startswith(trial.trial_id))
         assert trial.feeds_text in line and "1 CPU" in line and line.endswith("to run")
-    assert f"{len(trials)} trials (49 requested, 4 merged as duplicates)" in out
+    assert f"{len(trials)} trials (59 requested, 4 merged as duplicates)" in out
 
     code, out, err = run_cli(capsys, ABLATIONS / "paper.yaml", "--profile", "smoke", "--dry-run",
                              "--results", tmp_path / "results")
-    assert code == 2 and "problem: weights files IMDN_x2.pth, IMDN_x3.pth, IMDN_x4.pth needed" in out
+    assert code == 2 and "problem: weights files EFDN_x4.pth, IDN_x2.caffemodel, IDN_x3.caffemodel" in out
 
 
 def test_a_changed_input_makes_a_new_trial(tmp_path: Path) -> None:
@@ -303,7 +311,7 @@ def test_missing_inputs_stop_the_run_before_ray(tmp_path: Path, capsys: pytest.C
     code, _, err = run_cli(capsys, ABLATIONS / "sota.yaml", "--profile", "smoke", "--data-root", tmp_path,
                            "--weights-dir", tmp_path, "--results", tmp_path / "r")
     line = single_error_line(err)
-    assert code == 2 and "weights file IMDN_x2.pth not found in the weights folder" in line and str(tmp_path) in line
+    assert code == 2 and "weights file EFDN_x4.pth not found in the weights folder" in line and str(tmp_path) in line
 
 
 # --- hostile specs: bounded, one line, exit 2, before Ray ---------------------------------------------------------

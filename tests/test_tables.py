@@ -221,3 +221,32 @@ def test_paper_effect_within_seed_spread_is_a_finding(results: Path) -> None:
     assert [finding.title for finding in notes if "Table 1 7 " in finding.title and "PSNR" in finding.title] == [
         "Table 1 7 vs the full model, PSNR(Set5): the paper's effect is within the seed-to-seed spread"]
     assert not [finding for finding in notes if "Table 1 3 " in finding.title]
+
+
+def test_table5_cells_say_which_protocol_reproduces(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    record = write_record(results, "idn2", model="idn", scale=2, weights="IDN_x2.caffemodel",
+                          feeds=[("table5", "IDN")], params=552_769,
+                          metrics={"Set5": (37.8398, 0.96008), "Set14": (33.30, 0.9150)})
+    # the authors' protocol rides along in each evaluation, as harness/evaluate.py writes it
+    authors = {"Set5": (37.8273, 0.95998), "Set14": (33.20, 0.9140)}
+    for name, (psnr, ssim) in authors.items():
+        evaluation = record["metrics"][name]
+        evaluation["protocol"] = "common"
+        evaluation["protocols"] = {"idn-test": {**evaluation, "protocol": "idn-test", "psnr_y": psnr, "ssim_y": ssim}}
+    (results / "trials" / "idn2.json").write_text(json.dumps(record))
+    tables = build_tables(load_paper(), load_records(results))
+    table5 = tables["table5"]
+    cell = table5.frame.loc[(2, "IDN"), "PSNR(Set5)"]
+    assert cell["reproduced"] == pytest.approx(37.8398) and cell["authors"] == pytest.approx(37.8273)
+    assert int(cell["exact"]) == 2  # the paper's 37.83 is the authors' protocol's, not common's 37.84
+    assert int(table5.frame.loc[(2, "IDN"), "SSIM(Set5)"]["exact"]) == 2  # 0.9600
+    assert int(table5.frame.loc[(2, "IDN"), "PSNR(Set14)"]["exact"]) == 1  # 33.30 under common here
+    assert int(table5.frame.loc[(2, "IDN"), "SSIM(Set14)"]["exact"]) == 0  # 0.9148 under neither
+    assert table5.rows.loc[(2, "IDN"), "authors_protocol"] == "idn-test"
+    findings = {finding.rule: finding for finding in reproduction_findings(tables)}
+    protocol = findings["protocol-dependence"]
+    assert "3 of 4 PSNR/SSIM cells reproduce" in protocol.title and "(1 under common, 2 under" in protocol.title
+    assert any("SSIM(Set14)" in item and "idn-test" in item for item in protocol.items)
+    params = findings["parameter-count"]
+    assert any("552,769" in item and "579K" in item for item in params.items)

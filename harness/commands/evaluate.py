@@ -1,4 +1,5 @@
-"""`python -m harness eval`: score one model on one benchmark set (Y-channel PSNR/SSIM, per image and mean)."""
+"""`python -m harness eval`: score one model on one benchmark set (Y-channel PSNR/SSIM, per image and mean) under an
+evaluation protocol: `common` (the default) or its authors' test script (`--protocol idn-test`, ...)."""
 
 import argparse
 import dataclasses
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from harness import models
+from harness import models, protocols
 from harness.atomic import write_json_atomic
 from harness.checkpoint import load_weights
 from harness.complexity import count_params
@@ -20,10 +21,15 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser = subparsers.add_parser(name, help="evaluate a model on a benchmark set",
                                    description=__doc__)
     parser.add_argument("--model", required=True, help=f"model name ({', '.join(sorted(models.MODELS))})")
-    parser.add_argument("--weights", type=Path, help="state dict (.pth) to load; required for learned models")
+    parser.add_argument("--weights", type=Path,
+                        help="weights to load (.pth state dict, or released .mat / .caffemodel); required for learned "
+                             "models")
     parser.add_argument("--data", type=Path, required=True,
                         help="benchmark folder: <set>/HR (+ LR_bicubic/X<s>), <set>/GT + <set>/LQ, or HR images")
     parser.add_argument("--scale", type=int, required=True, choices=(2, 3, 4))
+    parser.add_argument("--protocol", default="common",
+                        help=f"evaluation protocol ({', '.join(sorted(protocols.PROTOCOLS))}; default common); "
+                             "'all' scores under every protocol registered for the model")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="set a model config field (repeatable)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -42,23 +48,28 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 def main(args: argparse.Namespace) -> int:
     config = models.make_config(args.model, args.scale, parse_overrides(args.overrides))
+    chosen = list(models.entry(args.model).protocols) if args.protocol == "all" else [args.protocol]
     model = models.build_model(args.model, config)
     params = count_params(model)
     if args.weights is not None:
         load_weights(model, args.weights, model_name=args.model, scale=args.scale)
     elif params > 0:
         raise UserError(f"model {args.model!r} has {params:,} learned parameters: pass --weights FILE")
+    for name in chosen:
+        protocols.check_runs(protocols.get(name), model, args.model)
     benchmark = open_benchmark(args.data, args.scale)
     model.to(args.device)
-    score = evaluate(model, benchmark, device=args.device, progress=sys.stderr.isatty())
+    score = evaluate(model, benchmark, device=args.device, progress=sys.stderr.isatty(), protocols=chosen)
 
-    width = max(len(image.name) for image in score.images)
-    print(f"{args.model} x{args.scale} on {benchmark.name} ({len(score.images)} images; LR: {benchmark.lr_source})")
-    print(f"{'image':<{width}}  {'PSNR-Y':>8}  {'SSIM-Y':>7}")
-    for image in score.images:
-        print(f"{image.name:<{width}}  {image.psnr_y:8.2f}  {image.ssim_y:7.4f}")
-    print(f"{'mean':<{width}}  {score.psnr_y:8.2f}  {score.ssim_y:7.4f}")
-    print(f"conventions: Y (BT.601), {args.scale}-pixel border crop, uint8-quantized SR, SSIM 11x11 Gaussian sigma 1.5")
+    for shown in [score, *score.alternatives.values()]:
+        width = max(len(image.name) for image in shown.images)
+        print(f"{args.model} x{args.scale} on {benchmark.name} ({len(shown.images)} images; LR: "
+              f"{shown.conventions['lr_source']}), protocol {shown.protocol}")
+        print(f"{'image':<{width}}  {'PSNR-Y':>8}  {'SSIM-Y':>7}")
+        for image in shown.images:
+            print(f"{image.name:<{width}}  {image.psnr_y:8.2f}  {image.ssim_y:7.4f}")
+        print(f"{'mean':<{width}}  {shown.psnr_y:8.2f}  {shown.ssim_y:7.4f}")
+        print(f"protocol {shown.protocol}: {protocols.get(shown.protocol).source}")
 
     if args.out is not None:
         result = {"model": args.model, "model_config": dataclasses.asdict(config),

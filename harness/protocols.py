@@ -1,0 +1,192 @@
+"""Evaluation protocols: how an SR output is made from a benchmark pair and scored, each a named object.
+
+A published PSNR/SSIM is the product of weights *and* of the script that scored them. `common` is the convention of
+EDSR, IMDN and the MREN paper (`../shared/README.md`): every model maps RGB LR to RGB SR, which is quantized and
+scored on Y. The others transcribe the test scripts that some authors released with their weights; they run only
+networks on the luma channel (models with a `luma(y_lr, y_up)` method) and make their inputs from the HR as the
+script does. `docs/protocols.md` tabulates what each one decides.
+"""
+
+import copy
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.data.benchmark import ImagePair
+from harness.errors import UserError
+from harness.matlab import (imresize_double, imresize_single, modcrop, rgb2ycbcr_double, rgb2ycbcr_uint8, shave,
+                            to_uint8, ycbcr2rgb_double)
+from harness.metrics import CONVENTIONS, psnr, psnr_y, ssim, ssim_y
+
+Scorer = Callable[[nn.Module, ImagePair, int, torch.device], tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    source: str  # what it transcribes
+    conventions: dict[str, str]  # written into every evaluation it produced
+    score: Scorer  # (model, pair, scale, device) -> (PSNR, SSIM) of one image
+    luma_only: bool  # runs only models with a luma(y_lr, y_up) method
+    uses_lr_files: bool = True  # False: makes its own LR from the HR, as its script does
+
+    def lr_source(self, benchmark_lr_source: str) -> str:
+        return benchmark_lr_source if self.uses_lr_files else f"made from the HR: {self.conventions['lr']}"
+
+
+PROTOCOLS: dict[str, Protocol] = {}
+
+
+def get(name: str) -> Protocol:
+    if name not in PROTOCOLS:
+        raise UserError(f"unknown protocol {name!r}; known protocols: {', '.join(sorted(PROTOCOLS))}")
+    return PROTOCOLS[name]
+
+
+def check_runs(protocol: Protocol, model: nn.Module, model_name: str) -> None:
+    if protocol.luma_only and not hasattr(model, "luma"):
+        raise UserError(f"protocol {protocol.name!r} runs networks on the luma channel only; {model_name!r} is not one")
+
+
+@torch.no_grad()
+def run_luma(model: nn.Module, y_lr: np.ndarray, y_up: np.ndarray, dtype: torch.dtype,
+             device: torch.device) -> np.ndarray:
+    """The model's luma network on HxW arrays (0..1), in `dtype`; returns the SR luma as a numpy array."""
+    network = model if next(model.parameters()).dtype == dtype else copy.deepcopy(model).to(dtype)
+    network.eval()
+
+    def tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(device, dtype)[None, None]
+
+    return network.luma(tensor(y_lr), tensor(y_up))[0, 0].cpu().numpy()
+
+
+# --- common ---------------------------------------------------------------------------------------------------------
+
+def _score_common(model: nn.Module, pair: ImagePair, scale: int, device: torch.device) -> tuple[float, float]:
+    from harness.evaluate import super_resolve  # harness.evaluate imports this module
+
+    sr = super_resolve(model, pair.lr, device)
+    if sr.shape != pair.hr.shape:
+        raise ValueError(f"{pair.name}: model output {sr.shape} but HR is {pair.hr.shape}")
+    return psnr_y(sr, pair.hr, crop_border=scale), ssim_y(sr, pair.hr, crop_border=scale)
+
+
+PROTOCOLS["common"] = Protocol(
+    name="common",
+    source="EDSR/IMDN evaluation conventions, ../shared/README.md",
+    conventions={**CONVENTIONS, "sr": "the model maps RGB LR (the benchmark's LR files) to RGB SR; a luma network "
+                 "runs on the Y of MATLAB's bicubic upsampling and takes Cb/Cr from it"},
+    score=_score_common, luma_only=False)
+
+# Every protocol reads a grey image as three equal channels, as `common` does.
+GRAYSCALE = "replicated to three channels (Y = 16 + 219/255 g)"
+
+
+# --- the authors' scripts -------------------------------------------------------------------------------------------
+
+def _rounded_luma(hr: np.ndarray) -> np.ndarray:
+    """`im = rgb2ycbcr(imread(...)); im = im(:, :, 1)` on a uint8 RGB image: rounded to uint8.
+
+    Grey images reach every protocol as three equal channels (the benchmark reader replicates them, as the RGB
+    files of the benchmark distributions the authors used do); so their Y is 16 + 219/255 g, rounded.
+    """
+    return rgb2ycbcr_uint8(hr)[..., 0]
+
+
+def _single_precision_pipeline(model: nn.Module, pair: ImagePair, scale: int, device: torch.device,
+                               network_dtype: torch.dtype) -> tuple[float, float]:
+    """SRCNN's demo_SR.m and IDN's test_IDN.m: Y rounded to uint8, everything after it single precision."""
+    luma = modcrop(_rounded_luma(pair.hr), scale)
+    ground_truth = luma.astype(np.float32) / np.float32(255)  # im_gnd = single(im_gnd)/255
+    low = imresize_single(ground_truth, 1 / scale)  # im_l = imresize(im_gnd, 1/up_scale, 'bicubic')
+    bicubic = imresize_single(low, scale)  # im_b = imresize(im_l, up_scale, 'bicubic')
+    sr = run_luma(model, low, bicubic, network_dtype, device)
+    if network_dtype == torch.float64:
+        scaled = sr.astype(np.float64) * 255.0  # uint8(im_h * 255) of a double im_h
+    else:
+        scaled = sr.astype(np.float32) * np.float32(255)  # of a single im_h
+    sr_uint8 = shave(to_uint8(scaled), scale)
+    gt_uint8 = shave(to_uint8(ground_truth * np.float32(255)), scale)
+    return psnr(sr_uint8, gt_uint8), ssim(sr_uint8, gt_uint8)
+
+
+def _score_srcnn_demo(model: nn.Module, pair: ImagePair, scale: int, device: torch.device) -> tuple[float, float]:
+    # SRCNN.m fills double arrays (conv1_data = zeros(...)) with imfilter results: the network runs in double.
+    return _single_precision_pipeline(model, pair, scale, device, torch.float64)
+
+
+def _score_idn_test(model: nn.Module, pair: ImagePair, scale: int, device: torch.device) -> tuple[float, float]:
+    # Caffe runs in float32; im_h = result + mycrop(im_b) in single; myshave/shave leave the same pixels as shave(s).
+    return _single_precision_pipeline(model, pair, scale, device, torch.float32)
+
+
+_SINGLE_PIPELINE = {
+    "y_channel": "MATLAB rgb2ycbcr of the uint8 HR, rounded to uint8",
+    "lr": "imresize(single(Y)/255, 1/s, 'bicubic') in single precision, from the HR (the LR files are not used)",
+    "bicubic": "imresize(im_l, s, 'bicubic') in single precision",
+    "sr_quantization": "uint8(im_h * 255): rounded half away from zero, saturated; no clamp before",
+    "ground_truth": "uint8(single(Y)/255 * 255), the rounded Y",
+    "crop_border": "s pixels from each side (shave)",
+    "psnr": "20 log10(255 / rmse) on the uint8 Y (compute_psnr.m)",
+    "ssim": "ssim_index (Wang et al. 2004): 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, valid region, on "
+            "the same uint8 Y",
+    "dataset_mean": "mean over images of the per-image values",
+    "grayscale": GRAYSCALE,
+}
+
+PROTOCOLS["srcnn-demo"] = Protocol(
+    name="srcnn-demo",
+    source="SRCNN authors' demo_SR.m + SRCNN.m (MATLAB; replicate-padded imfilter)",
+    conventions={**_SINGLE_PIPELINE, "network": "on im_b, in double (SRCNN.m accumulates in double arrays)",
+                 "ssim_note": "demo_SR.m prints PSNR only; SSIM is ssim_index on the same images"},
+    score=_score_srcnn_demo, luma_only=True, uses_lr_files=False)
+
+PROTOCOLS["idn-test"] = Protocol(
+    name="idn-test",
+    source="IDN authors' test/test_IDN.m (Zheng222/IDN-Caffe)",
+    conventions={**_SINGLE_PIPELINE, "network": "on im_l in float32 (Caffe); im_h = output + mycrop(im_b, s); "
+                 "myshave(im_h, s) and shave(im_gnd, s) keep the same pixels"},
+    score=_score_idn_test, luma_only=True, uses_lr_files=False)
+
+
+def _score_vdsr_demo(model: nn.Module, pair: ImagePair, scale: int, device: torch.device) -> tuple[float, float]:
+    hr = pair.hr
+    low = pair.lr.astype(np.float64) / 255.0  # im_l = double(imresize(uint8 im_gt, 1/s)) / 255: the LR files
+    ycbcr_low = rgb2ycbcr_double(low)
+    luma_low = ycbcr_low[..., 0]
+    upsampled = imresize_double(luma_low, scale).astype(np.float32)  # single(imresize(im_l_y, s, 'bicubic'))
+    sr_luma = run_luma(model, luma_low, upsampled, torch.float32, device)
+    sr_luma_255 = sr_luma.astype(np.float32) * np.float32(255)  # im_h_y = im_h_y * 255 (single)
+    ycbcr_high = imresize_double(ycbcr_low, scale)
+    ycbcr_high[..., 0] = (sr_luma_255 / np.float32(255)).astype(np.float64)
+    sr_rgb = ycbcr2rgb_double(ycbcr_high) * 255.0  # double, neither rounded nor quantized
+    # compute_psnr: rgb2ycbcr of 0..255 doubles, as if they were 0..1 (the offset becomes 16/255)
+    sr_y = rgb2ycbcr_double(sr_rgb)[..., 0]
+    gt_y = rgb2ycbcr_double(hr.astype(np.float64))[..., 0]
+    sr_y, gt_y = shave(sr_y, scale), shave(gt_y, scale)
+    return psnr(sr_y, gt_y), ssim(sr_y, gt_y)
+
+
+PROTOCOLS["vdsr-demo"] = Protocol(
+    name="vdsr-demo",
+    source="caffe-vdsr Test/Demo_SR_Conv.m + utils/VDSR_Matconvnet.m (use_cascade = 0) + utils/compute_psnr.m",
+    conventions={
+        "lr": "imresize(uint8 HR, 1/s, 'bicubic'): the benchmark's LR files",
+        "y_channel": "rgb2ycbcr of double(LR)/255, not rounded",
+        "bicubic": "single(imresize(im_l_y, s, 'bicubic')), the resize in double",
+        "network": "float32 (MatConvNet), Y + residual",
+        "sr": "Y put back into imresize(im_l_ycbcr, s) (double), ycbcr2rgb (clipped to [0, 1]) * 255, "
+              "neither rounded nor quantized",
+        "ground_truth": "double(HR)",
+        "y_for_scoring": "rgb2ycbcr of the 0..255 doubles of SR and HR (as if 0..1: offset 16/255), not rounded",
+        "crop_border": "s pixels from each side",
+        "psnr": "20 log10(255 / rmse)",
+        "ssim": "ssim_index (Wang et al. 2004), 11x11 Gaussian, sigma 1.5, valid region, on those Y",
+        "dataset_mean": "mean over images of the per-image values",
+        "grayscale": GRAYSCALE,
+    },
+    score=_score_vdsr_demo, luma_only=True)

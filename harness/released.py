@@ -1,0 +1,251 @@
+"""Readers for weights released in formats other than PyTorch's: MATLAB `.mat` (SRCNN, MatConvNet's VDSR) and Caffe
+`.caffemodel` (IDN). Each returns a state dict of the registry model; nothing is unpickled and no Caffe or MATLAB is
+needed.
+
+- `.mat`: `scipy.io.loadmat`. MATLAB stores arrays column-major, and loadmat returns them indexed as MATLAB indexes
+  them, so `a[i, j]` of numpy is `a(i+1, j+1)` of MATLAB; reshapes that MATLAB did column-major use `order="F"`.
+- `.caffemodel`: a binary protobuf `NetParameter`, read by the small wire-format decoder below (field numbers from
+  Caffe's `caffe.proto`). Only layer names, types, blobs and the convolution parameters are read.
+"""
+
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from harness.errors import UserError
+
+FORMATS = {".mat", ".caffemodel"}  # read here; anything else is a PyTorch file (harness/checkpoint.py)
+
+
+# --- protobuf wire format --------------------------------------------------------------------------------------------
+
+class WireError(ValueError):
+    pass
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data):
+            raise WireError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise WireError("varint too long")
+
+
+def fields(data: bytes) -> list[tuple[int, int, int | bytes]]:
+    """(field number, wire type, value) of each field of one message; length-delimited values as bytes."""
+    out: list[tuple[int, int, int | bytes]] = []
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 1:
+            value, pos = int.from_bytes(data[pos:pos + 8], "little"), pos + 8
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > len(data):
+                raise WireError("truncated length-delimited field")
+            value, pos = data[pos:pos + length], pos + length
+        elif wire == 5:
+            value, pos = int.from_bytes(data[pos:pos + 4], "little"), pos + 4
+        else:
+            raise WireError(f"unsupported wire type {wire}")
+        if pos > len(data) or number == 0:
+            raise WireError("malformed field")
+        out.append((number, wire, value))
+    return out
+
+
+def _packed_varints(value: int | bytes) -> list[int]:
+    if isinstance(value, int):
+        return [value]
+    result, pos = [], 0
+    while pos < len(value):
+        number, pos = _varint(value, pos)
+        result.append(number)
+    return result
+
+
+@dataclass
+class CaffeLayer:
+    name: str
+    type: str
+    blobs: list[np.ndarray] = field(default_factory=list)
+    stride: list[int] = field(default_factory=list)  # convolution_param.stride, when the file holds it
+    kernel_size: list[int] = field(default_factory=list)
+
+
+# caffe.proto field numbers
+_NET_LAYER, _NET_NAME = 100, 1
+_LAYER_NAME, _LAYER_TYPE, _LAYER_BLOBS, _LAYER_CONV = 1, 2, 7, 106
+_BLOB_NUM, _BLOB_CHANNELS, _BLOB_HEIGHT, _BLOB_WIDTH, _BLOB_DATA, _BLOB_SHAPE = 1, 2, 3, 4, 5, 7
+_SHAPE_DIM = 1
+_CONV_KERNEL, _CONV_STRIDE = 4, 6
+
+
+def _blob(data: bytes) -> np.ndarray:
+    legacy = {_BLOB_NUM: 1, _BLOB_CHANNELS: 1, _BLOB_HEIGHT: 1, _BLOB_WIDTH: 1}
+    shape: list[int] | None = None
+    chunks: list[np.ndarray] = []
+    for number, wire, value in fields(data):
+        if number == _BLOB_SHAPE and isinstance(value, bytes):
+            shape = [dim for n, _, v in fields(value) if n == _SHAPE_DIM for dim in _packed_varints(v)]
+        elif number == _BLOB_DATA:
+            if wire == 2:
+                chunks.append(np.frombuffer(value, dtype="<f4"))
+            else:
+                chunks.append(np.array([struct.unpack("<f", value.to_bytes(4, "little"))[0]], dtype=np.float32))
+        elif number in legacy and wire == 0:
+            legacy[number] = value
+    values = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    if shape is None:
+        shape = [legacy[_BLOB_NUM], legacy[_BLOB_CHANNELS], legacy[_BLOB_HEIGHT], legacy[_BLOB_WIDTH]]
+    if int(np.prod(shape)) != values.size:
+        raise WireError(f"blob of shape {shape} holds {values.size} values")
+    return values.reshape(shape).astype(np.float32)
+
+
+def read_caffemodel(path: Path) -> tuple[str, list[CaffeLayer]]:
+    """The net name and its layers (in file order) with their blobs, from a binary `.caffemodel`."""
+    data = Path(path).read_bytes()
+    name = ""
+    layers: list[CaffeLayer] = []
+    for number, _, value in fields(data):
+        if number == _NET_NAME and isinstance(value, bytes):
+            name = value.decode("utf-8", "replace")
+        elif number == _NET_LAYER and isinstance(value, bytes):
+            layer = CaffeLayer(name="", type="")
+            for n, _, v in fields(value):
+                if n == _LAYER_NAME and isinstance(v, bytes):
+                    layer.name = v.decode("utf-8", "replace")
+                elif n == _LAYER_TYPE and isinstance(v, bytes):
+                    layer.type = v.decode("utf-8", "replace")
+                elif n == _LAYER_BLOBS and isinstance(v, bytes):
+                    layer.blobs.append(_blob(v))
+                elif n == _LAYER_CONV and isinstance(v, bytes):
+                    for cn, _, cv in fields(v):
+                        if cn == _CONV_STRIDE:
+                            layer.stride.extend(_packed_varints(cv))
+                        elif cn == _CONV_KERNEL:
+                            layer.kernel_size.extend(_packed_varints(cv))
+            layers.append(layer)
+    if not layers:
+        raise WireError("no layers (V2 'layer' field) found")
+    return name, layers
+
+
+# --- per-format state dicts ------------------------------------------------------------------------------------------
+
+def _tensor(array: np.ndarray) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def srcnn_state_dict(mat: dict) -> dict[str, Tensor]:
+    """SRCNN.m's layout: weights_conv1 (k1^2 x n1), weights_conv2 (n1 x k2^2 x n2), weights_conv3 (n2 x k3^2).
+
+    Each filter is `reshape(column, k, k)` in MATLAB (column-major) and applied by `imfilter` (correlation) with the
+    first index down the rows: in numpy `column.reshape(k, k, order="F")` is torch's (kh, kw) kernel.
+    """
+    w1, w2, w3 = mat["weights_conv1"], mat["weights_conv2"], mat["weights_conv3"]
+    k1, k2, k3 = (int(round(np.sqrt(n))) for n in (w1.shape[0], w2.shape[1], w3.shape[1]))
+    conv1 = np.stack([w1[:, i].reshape(k1, k1, order="F") for i in range(w1.shape[1])])[:, None]
+    conv2 = np.stack([np.stack([w2[j, :, i].reshape(k2, k2, order="F") for j in range(w2.shape[0])])
+                      for i in range(w2.shape[2])])
+    conv3 = np.stack([w3[i, :].reshape(k3, k3, order="F") for i in range(w3.shape[0])])[None]
+    return {
+        "patch_extraction.weight": _tensor(conv1), "patch_extraction.bias": _tensor(mat["biases_conv1"].ravel()),
+        "nonlinear_mapping.weight": _tensor(conv2), "nonlinear_mapping.bias": _tensor(mat["biases_conv2"].ravel()),
+        "reconstruction.weight": _tensor(conv3), "reconstruction.bias": _tensor(mat["biases_conv3"].ravel()),
+    }
+
+
+def matconvnet_vdsr_state_dict(mat: dict) -> dict[str, Tensor]:
+    """MatConvNet's `model.weight{i}` (kh x kw x Cin x Cout, trailing singleton dims dropped) and `model.bias{i}`.
+
+    vl_nnconv correlates with the first index down the rows, so torch's (Cout, Cin, kh, kw) is a transpose.
+    """
+    model = mat["model"]
+    weights, biases = model["weight"][0, 0].ravel(), model["bias"][0, 0].ravel()
+    state: dict[str, Tensor] = {}
+    for index, (weight, bias) in enumerate(zip(weights, biases)):
+        weight = np.asarray(weight)
+        weight = weight.reshape(weight.shape + (1,) * (4 - weight.ndim))
+        state[f"residual.{2 * index}.weight"] = _tensor(weight.transpose(3, 2, 0, 1))
+        state[f"residual.{2 * index}.bias"] = _tensor(np.asarray(bias).ravel())
+    return state
+
+
+_IDN_CONV = re.compile(r"conv(\d+)_(\d)$")
+_IDN_DOWN = re.compile(r"down(\d+)$")
+
+
+def idn_state_dict(layers: list[CaffeLayer], *, scale: int, path: Path) -> dict[str, Tensor]:
+    """IDN's deploy layer names (conv1, conv2, conv{u+3}_{1..6}, down{u+1}, upsample) to the registry's module names."""
+    state: dict[str, Tensor] = {}
+    for layer in layers:
+        if not layer.blobs:
+            continue
+        if layer.name in ("conv1", "conv2", "upsample"):
+            prefix = layer.name
+        elif match := _IDN_CONV.match(layer.name):
+            prefix = f"units.{int(match.group(1)) - 3}.conv_{match.group(2)}"
+        elif match := _IDN_DOWN.match(layer.name):
+            prefix = f"units.{int(match.group(1)) - 1}.down"
+        else:
+            prefix = layer.name  # reported as unknown to the model
+        if layer.name == "upsample" and layer.stride and layer.stride[0] != scale:
+            raise UserError(f"weights {path.name} are for x{layer.stride[0]} (deconvolution stride "
+                            f"{layer.stride[0]}), not x{scale}")
+        state[f"{prefix}.weight"] = _tensor(layer.blobs[0])
+        if len(layer.blobs) > 1:
+            state[f"{prefix}.bias"] = _tensor(layer.blobs[1].ravel())
+    return state
+
+
+def read_released(path: Path, *, scale: int) -> dict[str, Tensor]:
+    """The state dict in a `.mat` or `.caffemodel` file; a file of the wrong kind or scale is a UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"weights file {path} not found")
+    check_scale_in_name(path, scale)
+    if path.suffix == ".mat":
+        import scipy.io
+
+        try:
+            mat = scipy.io.loadmat(path)
+        except Exception as error:  # scipy raises ValueError, TypeError, MatReadError... on damaged files
+            raise UserError(f"weights file {path} is corrupt or not a MATLAB file ({error})") from error
+        if "weights_conv1" in mat:
+            return srcnn_state_dict(mat)
+        if "model" in mat:
+            return matconvnet_vdsr_state_dict(mat)
+        raise UserError(f"weights file {path} is a MATLAB file with neither SRCNN's weights_conv1..3 nor "
+                        "MatConvNet's model.weight/model.bias")
+    if path.suffix == ".caffemodel":
+        try:
+            _, layers = read_caffemodel(path)
+        except (WireError, ValueError, UnicodeDecodeError) as error:
+            raise UserError(f"weights file {path} is corrupt or not a Caffe model ({error})") from error
+        return idn_state_dict(layers, scale=scale, path=path)
+    raise UserError(f"weights file {path}: unknown format {path.suffix!r}")
+
+
+def check_scale_in_name(path: Path, scale: int) -> None:
+    """A file named for another scale (`..._x3.mat`) is refused: SRCNN's and IDN's files have the same tensors at
+    every scale, so their name is the only place that says it."""
+    match = re.search(r"(?:^|[_\-.])x(\d)(?:[_\-.]|$)", path.name, flags=re.IGNORECASE)
+    if match and int(match.group(1)) != scale:
+        raise UserError(f"weights {path.name} are for x{match.group(1)} (by their name), not x{scale}")
