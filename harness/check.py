@@ -49,9 +49,15 @@ class Tolerances(_Strict):
     macs_relative: FiniteFloat = pydantic.Field(0.001, ge=0)  # fraction of the reference MACs
 
 
-class ReferenceMetrics(_Strict):
+class ReferenceScores(_Strict):
     psnr_y: FiniteFloat
     ssim_y: FiniteFloat
+
+
+class ReferenceMetrics(ReferenceScores):
+    """One set's headline scores, and the same images under the model's other protocols (docs/protocols.md)."""
+
+    protocols: dict[str, ReferenceScores] = {}
 
 
 class ReferenceTrial(_Strict):
@@ -135,8 +141,11 @@ def reference_from_records(records: list[TrialRecord], tolerances: Tolerances) -
             trials[record.trial_id] = ReferenceTrial(
                 label=record.label, scale=record.config.scale,
                 config=record.config.model_dump(mode="json", by_alias=True), params=record.params, macs=record.macs,
-                metrics={name: ReferenceMetrics(psnr_y=evaluation.psnr_y, ssim_y=evaluation.ssim_y)
-                         for name, evaluation in sorted(record.metrics.items())})
+                metrics={name: ReferenceMetrics(
+                    psnr_y=evaluation.psnr_y, ssim_y=evaluation.ssim_y,
+                    protocols={protocol: ReferenceScores(psnr_y=other.psnr_y, ssim_y=other.ssim_y)
+                               for protocol, other in sorted(evaluation.protocols.items())})
+                    for name, evaluation in sorted(record.metrics.items())})
         except pydantic.ValidationError as error:
             problem = error.errors()[0]
             where = ".".join(str(part) for part in problem["loc"])
@@ -204,11 +213,15 @@ def compare(reference: Reference, records: list[TrialRecord]) -> Comparison:
         checks: list[tuple[str, str, float | None, float | None, bool, str]] = []
         for dataset, metrics in expected.metrics.items():
             evaluation = record.metrics[dataset] if dataset in record.metrics else None
-            for metric, tolerance in (("psnr_y", tolerances.psnr_y), ("ssim_y", tolerances.ssim_y)):
-                wanted = getattr(metrics, metric)
-                got = getattr(evaluation, metric) if evaluation else None
-                within = got is not None and abs(got - wanted) <= tolerance + FLOAT_SLACK
-                checks.append((dataset, metric, wanted, got, within, f"±{tolerance:g}"))
+            # The headline protocol's scores, then each other protocol's, named as psnr_y[srcnn-demo].
+            for protocol, scores in [(None, metrics), *metrics.protocols.items()]:
+                scored = evaluation.under(protocol) if evaluation is not None and protocol else evaluation
+                for metric, tolerance in (("psnr_y", tolerances.psnr_y), ("ssim_y", tolerances.ssim_y)):
+                    wanted = getattr(scores, metric)
+                    got = getattr(scored, metric) if scored is not None else None
+                    within = got is not None and abs(got - wanted) <= tolerance + FLOAT_SLACK
+                    name = f"{metric}[{protocol}]" if protocol else metric
+                    checks.append((dataset, name, wanted, got, within, f"±{tolerance:g}"))
         if expected.params is not None:
             within = record.params is not None and abs(record.params - expected.params) <= tolerances.params
             checks.append(("", "params", expected.params, record.params, within, f"±{tolerances.params}"))
@@ -259,7 +272,7 @@ def _number(metric: str, value: float | None) -> str:
         return "missing"
     if metric in ("params", "macs"):
         return f"{value:,.0f}"
-    return f"{value:.4f}" if metric == "psnr_y" else f"{value:.6f}"
+    return f"{value:.4f}" if metric.startswith("psnr_y") else f"{value:.6f}"
 
 
 def format_drifts(drifts: list[Drift]) -> str:
@@ -275,7 +288,7 @@ def format_drifts(drifts: list[Drift]) -> str:
         elif drift.metric in ("params", "macs"):
             shown = f"{difference:+,.0f}" + (f" ({difference / drift.reference:+.2%})" if drift.reference else "")
         else:
-            shown = f"{difference:+.4f}" if drift.metric == "psnr_y" else f"{difference:+.6f}"
+            shown = f"{difference:+.4f}" if drift.metric.startswith("psnr_y") else f"{difference:+.6f}"
         whole_trial = drift.metric == "trial"
         reference = "-" if whole_trial else _number(drift.metric, drift.reference)
         lines.append((drift.trial_id, drift.label, drift.dataset or "-", f"×{drift.scale}",

@@ -41,8 +41,6 @@ def test_carn_single_scale_variant_drops_the_other_upsamplers(scale: int) -> Non
 @pytest.mark.parametrize("scale", SCALES)
 @pytest.mark.parametrize("name", BASELINES)
 def test_forward_shape_finite_and_backward(name: str, scale: int) -> None:
-    if name == "efdn" and scale != 4:
-        pytest.skip("EFDN is defined at any scale but released at x4 only; x4 is checked")
     torch.manual_seed(0)
     model = build_model(name, make_config(name, scale))
     check_forward_and_backward(model, scale)

@@ -54,7 +54,7 @@ def test_reference_format(reference: Path) -> None:
     assert trial["label"] == LABEL and trial["scale"] == 4
     assert trial["config"]["model"] == "mren" and trial["config"]["profile"] == "smoke"
     assert trial["params"] == 298_000 and trial["macs"] == 23_800_000_000
-    assert trial["metrics"]["Set5"] == {"psnr_y": 32.2104, "ssim_y": 0.894812}
+    assert trial["metrics"]["Set5"] == {"psnr_y": 32.2104, "ssim_y": 0.894812, "protocols": {}}
 
 
 def test_drift_of_005_db_fails_and_names_it(results: Path, reference: Path, capsys: pytest.CaptureFixture) -> None:
@@ -227,3 +227,21 @@ def test_results_made_elsewhere_are_said_in_one_line(results: Path, reference: P
     assert len(notes) == 1
     assert "cpu_capability AVX2, unknown (reference: unknown)" in notes[0]
     assert "torch_threads 1, 2 (reference: 1)" in notes[0]
+
+
+def test_every_protocol_of_a_record_is_checked(results: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    def add_protocol(record: dict) -> None:
+        headline = record["metrics"]["Set5"]
+        headline["protocols"] = {"srcnn-demo": {**headline, "protocol": "srcnn-demo", "psnr_y": 30.48,
+                                                "ssim_y": 0.8628}}
+
+    _edit(results, "imdn4", add_protocol)
+    reference = tmp_path / "protocols.json"
+    assert main(["check", "--results", str(results), "--reference", str(reference), "--update"]) == 0
+    stored = json.loads(reference.read_text())["trials"]["imdn4"]["metrics"]["Set5"]
+    assert stored["protocols"] == {"srcnn-demo": {"psnr_y": 30.48, "ssim_y": 0.8628}}
+    _edit(results, "imdn4", lambda record: record["metrics"]["Set5"]["protocols"]["srcnn-demo"].update(psnr_y=30.53))
+    capsys.readouterr()
+    assert main(["check", "--results", str(results), "--reference", str(reference)]) == 1
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("imdn4")]
+    assert len(rows) == 1 and "psnr_y[srcnn-demo]" in rows[0] and "+0.0500" in rows[0]
