@@ -6,6 +6,7 @@ write_record). A trial interrupted during training resumes from `<storage>/<tria
 the default storage is `<results>/checkpoints`).
 """
 
+import functools
 import socket
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from torch import nn
 
 from harness import models, records, storage
 from harness.checkpoint import load_weights
-from harness.complexity import count_macs, count_params
+from harness.complexity import MacCount, count_macs, count_params
 from harness.data.benchmark import BenchmarkSet, benchmark_from_images, open_benchmark
 from harness.data.bundled import BUNDLED_EVAL, load_bundled
 from harness.data.training import training_data
@@ -82,7 +83,7 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
 
     report("macs")
     lr_height, lr_width = MACS_HR_HEIGHT // config.scale, MACS_HR_WIDTH // config.scale
-    mac_count = count_macs(model, lr_height, lr_width)
+    mac_count = _count_macs(config.model, model_config, lr_height, lr_width)
     params = count_params(model)
     macs_input = {"hr_height": MACS_HR_HEIGHT, "hr_width": MACS_HR_WIDTH, "lr_height": lr_height,
                   "lr_width": lr_width}
@@ -91,6 +92,13 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
                                   macs_unsupported=mac_count.unsupported, training=training, visuals=visuals,
                                   environment=records.environment(device), seconds=seconds)
     return TrialResult(trial.trial_id, record, files, seconds, _headline(metrics, params))
+
+
+@functools.lru_cache(maxsize=64)
+def _count_macs(model_name: str, model_config: Any, lr_height: int, lr_width: int) -> MacCount:
+    """MACs of a fresh float32 copy of the architecture: they depend on the architecture and input size alone, and a
+    worker that runs several trials of one architecture (Table 2's eleven) traces it once."""
+    return count_macs(models.build_model(model_name, model_config), lr_height, lr_width)
 
 
 def check_data_root(trial: Trial, settings: RunSettings) -> None:
