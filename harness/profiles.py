@@ -34,6 +34,12 @@ SMOKE_HR_PATCH = 48  # a multiple of 12, so of every scale (2, 3, 4)
 # both). The paper profile keeps float32, the precision the paper's models were trained in.
 SMOKE_PRECISION = "float64"
 PRECISIONS = ("float32", "float64")
+# float64 alone is not enough for models whose 90 smoke steps are chaotic (the retrained CARN, with no bicubic skip,
+# moves 0.05 dB between AVX2 and SSE kernels even in float64). So smoke runs also pin the CPU kernels to one set that
+# computes the same bits on every x86-64 CPU with AVX2 (Intel since 2013, AMD since 2015): ATen's AVX2 kernels, MKL's
+# conditional numerical reproducibility for AVX2 (STRICT: whatever the thread count), oneDNN capped at AVX2. They are
+# set in the environment of the processes that run trials, before torch starts (harness/scheduler.py).
+REPRODUCIBLE_CPU_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,12 @@ class TrainSettings:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.data not in ("div2k", "bundled"):
             raise ValueError(f"data must be 'div2k' or 'bundled', got {self.data!r}")
+
+
+def cpu_kernel_environment(profile: str) -> dict[str, str]:
+    """Environment variables for the processes that run a profile's trials: the smoke profile's numbers must be the
+    same on every CPU (CI's drift gate), the paper profile's run on the fastest kernels."""
+    return dict(REPRODUCIBLE_CPU_KERNELS) if profile == "smoke" else {}
 
 
 def training_settings(profile: str, *, epochs: int) -> TrainSettings:

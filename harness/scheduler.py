@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.atomic import write_text_atomic
 from harness.errors import UserError
+from harness.profiles import cpu_kernel_environment
 from harness.storage import is_uri
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def run_grid(trials: list[Trial], settings: RunSettings, options: SchedulerOptio
     temp_dir = None
     driver = None
     try:
-        temp_dir = _start_ray(ray, options)
+        temp_dir = _start_ray(ray, options, cpu_kernel_environment(settings.profile))
         driver = _Driver(ray, trials, settings, options)
         driver.run()
     except KeyboardInterrupt:
@@ -138,17 +139,21 @@ def _check_reachable(address: str) -> None:
         raise UserError(f"cannot reach the Ray cluster at {address} ({error})") from None
 
 
-def runtime_env() -> dict[str, Any]:
+def runtime_env(env_vars: dict[str, str] | None = None) -> dict[str, Any]:
     """The job's runtime environment: this checkout's packages, uploaded to the cluster and put on every worker's
-    path. Nothing of the driver's filesystem is needed on a worker; its Python must have the dependencies."""
-    return {"py_modules": [str(REPOSITORY / package) for package in PACKAGES],
-            "excludes": ["__pycache__/", "*.pyc"]}
+    path, and `env_vars` set in every worker before it starts. Nothing of the driver's filesystem is needed on a
+    worker; its Python must have the dependencies."""
+    environment: dict[str, Any] = {"py_modules": [str(REPOSITORY / package) for package in PACKAGES],
+                                   "excludes": ["__pycache__/", "*.pyc"]}
+    if env_vars:
+        environment["env_vars"] = dict(env_vars)
+    return environment
 
 
-def _start_ray(ray: ModuleType, options: SchedulerOptions) -> Path | None:
+def _start_ray(ray: ModuleType, options: SchedulerOptions, env_vars: dict[str, str]) -> Path | None:
     """Connect to `options.address`, or start a private local Ray; the local Ray's temporary folder is returned."""
     common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
-              "runtime_env": runtime_env()}
+              "runtime_env": runtime_env(env_vars)}
     if options.address is not None:
         _check_reachable(options.address)
         try:
