@@ -20,10 +20,16 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+from harness.profiles import REPRODUCIBLE_CPU_KERNELS  # noqa: E402
+PINNED = REPRODUCIBLE_CPU_KERNELS  # what a smoke run sets in its workers
 KERNELS = {
     "native": {},
     "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
     "sse4.2": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"},
+    # The smoke profile's pinned set, on this CPU as it is and with MKL limited to what an AVX2-only CPU offers.
+    "pinned": PINNED,
+    "pinned-avx2": {**PINNED, "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
 }
 
 
@@ -62,7 +68,6 @@ def main() -> None:
 
 
 def _train_and_score(model_name: str, scale: int, data_root: Path, precision: str, threads: str) -> dict:
-    sys.path.insert(0, str(REPO_ROOT))
     import torch
 
     from harness import models

@@ -1,9 +1,10 @@
 """The CI job: the whole paper grid at the smoke budget, its report, and the drift check against the committed
 smoke reference (results/reference/smoke.json).
 
-The grid runs twice, as it would on two different CI runners: once with this CPU's own kernels and one thread per
-trial, once with AVX2 kernels forced on torch, oneDNN and MKL and two threads per trial. Both must pass the check
-against the one committed reference (docs/drift.md). Regenerate the reference deliberately with
+The grid runs twice, as it would on two different CI runners: once as this CPU is, with one thread per trial, and
+once with the kernels an AVX2-only CPU would run (forced on torch, oneDNN and MKL) and two threads per trial. Both
+must pass the check against the one committed reference (docs/drift.md): smoke runs train in float64 on a pinned,
+reproducible kernel set. Regenerate the reference deliberately with
 
     python -m harness run ablations/paper.yaml --profile smoke --data-root ../shared/benchmarks \
         --weights-dir ../shared/weights --results /tmp/smoke
@@ -21,6 +22,7 @@ import pytest
 
 from harness.cli import main
 from harness.paper import load_paper
+from harness.profiles import REPRODUCIBLE_CPU_KERNELS
 from harness.tables import build_tables, load_records
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -104,14 +106,17 @@ def test_no_drift_against_the_committed_smoke_reference(results_fixture: str, re
     assert process.stdout.startswith("no drift:")
 
 
-def test_the_avx2_run_really_ran_on_other_kernels_and_threads(smoke_results_avx2: Path) -> None:
-    trained = [record for record in load_records(smoke_results_avx2) if record.config.mode == "train"]
-    assert trained
-    for record in trained:
-        environment = record.environment
-        assert environment["kernel_overrides"]["ATEN_CPU_CAPABILITY"] == "avx2"
-        assert environment["cpu_capability"] == "AVX2"
-        assert environment["torch_threads"] == 2
+def test_both_runs_pinned_the_kernels_and_the_second_ran_as_told(smoke_results: Path,
+                                                                  smoke_results_avx2: Path) -> None:
+    for results, threads, mkl in ((smoke_results, 1, None), (smoke_results_avx2, 2, "AVX2")):
+        trained = [record for record in load_records(results) if record.config.mode == "train"]
+        assert trained
+        for record in trained:
+            overrides = record.environment["kernel_overrides"]
+            assert {name: overrides.get(name) for name in REPRODUCIBLE_CPU_KERNELS} == REPRODUCIBLE_CPU_KERNELS
+            assert overrides.get("MKL_ENABLE_INSTRUCTIONS") == mkl
+            assert record.environment["cpu_capability"] == "AVX2"
+            assert record.environment["torch_threads"] == threads
 
 
 def test_kernel_variants_agree_far_below_the_tolerance(smoke_results: Path, smoke_results_avx2: Path) -> None:
