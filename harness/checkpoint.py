@@ -48,7 +48,13 @@ def load_state_dict_file(path: Path) -> dict[str, Tensor]:
     if not _is_tensor_dict(state):
         raise UserError(f"weights file {path} holds no state dict (a mapping of names to tensors, possibly under "
                         f"one of {', '.join(NESTING_KEYS)})")
-    return {_strip_prefix(key): tensor for key, tensor in state.items()}
+    stripped: dict[str, Tensor] = {}
+    for key, tensor in state.items():
+        name = _strip_prefix(key)
+        if name in stripped:  # "module.x" beside "x": which one the authors meant is not ours to guess
+            raise UserError(f"weights file {path} holds {name!r} twice (with and without a 'module.' prefix)")
+        stripped[name] = tensor
+    return stripped
 
 
 def load_weights(model: nn.Module, path: Path, *, model_name: str, scale: int) -> None:
@@ -73,6 +79,15 @@ def load_weights(model: nn.Module, path: Path, *, model_name: str, scale: int) -
         problems.append(f"{_count(unexpected, 'tensor')} in the file unknown to the model ({_listing(unexpected)})")
     if problems:
         raise UserError(f"weights {path.name} do not fit {model_name} at x{scale}: {'; '.join(problems)}")
+    for key, tensor in expected.items():
+        if not tensor.is_floating_point():
+            continue  # integer buffers such as a batch-norm step counter
+        loaded = state[key]
+        if not loaded.is_floating_point():  # integers would be cast silently, complex numbers would lose a part
+            raise UserError(f"weights {path.name}: {key} is {str(loaded.dtype).removeprefix('torch.')}, not floating "
+                            "point")
+        if not torch.isfinite(loaded).all():
+            raise UserError(f"weights {path.name}: {key} holds NaN or infinite values")
     model.load_state_dict(state, strict=True)
 
 

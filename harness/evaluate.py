@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from harness import protocols as protocol_registry
 from harness.data.benchmark import BenchmarkSet
+from harness.errors import UserError
 from harness.metrics import quantize
 
 
@@ -69,7 +70,17 @@ def super_resolve(model: nn.Module, lr: np.ndarray, device: torch.device | str =
     model.eval()
     tensor = torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].to(device, model_dtype(model)) / 255.0
     sr = model(tensor)[0].permute(1, 2, 0).cpu().numpy()
-    return quantize(sr)
+    return quantize(require_finite(sr))
+
+
+class NonFiniteOutput(ValueError):
+    """A network output holding NaN or inf: quantizing it would turn NaN into 0 and give a plausible score."""
+
+
+def require_finite(output: np.ndarray) -> np.ndarray:
+    if not np.isfinite(output).all():
+        raise NonFiniteOutput(f"{np.count_nonzero(~np.isfinite(output)):,} non-finite values (NaN or inf)")
+    return output
 
 
 def model_dtype(model: nn.Module) -> torch.dtype:
@@ -81,24 +92,29 @@ def model_dtype(model: nn.Module) -> torch.dtype:
 
 
 def evaluate(model: nn.Module, benchmark: BenchmarkSet, *, device: torch.device | str = "cpu",
-             progress: bool = False, protocols: Sequence[str] = ("common",)) -> SetScore:
+             progress: bool = False, protocols: Sequence[str] = ("common",), label: str = "model") -> SetScore:
+    """Score `model` on `benchmark` under each of `protocols`; `label` names the model and its weights in errors."""
     if not protocols:
         raise ValueError("evaluate needs at least one protocol")
     device = torch.device(device)
     model.eval()
-    scores = [_evaluate_one(model, benchmark, protocol_registry.get(name), device, progress) for name in protocols]
+    scores = [_evaluate_one(model, benchmark, protocol_registry.get(name), device, progress, label)
+              for name in protocols]
     return SetScore(scores[0].dataset, scores[0].scale, scores[0].images, scores[0].conventions, scores[0].protocol,
                     {score.protocol: score for score in scores[1:]})
 
 
 def _evaluate_one(model: nn.Module, benchmark: BenchmarkSet, protocol: protocol_registry.Protocol,
-                  device: torch.device, progress: bool) -> SetScore:
+                  device: torch.device, progress: bool, label: str) -> SetScore:
     scores = []
     pairs = tqdm(benchmark.pairs, desc=f"{benchmark.name} x{benchmark.scale} {protocol.name}", unit="img",
                  disable=not progress, leave=False)
     for pair in pairs:
         try:
             psnr, ssim = protocol.score(model, pair, benchmark.scale, device)
+        except NonFiniteOutput as error:
+            raise UserError(f"{label}: output on {benchmark.name}/{pair.name} holds {error}; no score is "
+                            "recorded") from None
         except ValueError as error:
             raise ValueError(f"{benchmark.name}/{error}") from error
         scores.append(ImageScore(pair.name, psnr, ssim))

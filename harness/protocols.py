@@ -61,7 +61,8 @@ def run_luma(model: nn.Module, y_lr: np.ndarray, y_up: np.ndarray, dtype: torch.
     def tensor(array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array)).to(device, dtype)[None, None]
 
-    return network.luma(tensor(y_lr), tensor(y_up))[0, 0].cpu().numpy()
+    from harness.evaluate import require_finite  # harness.evaluate imports this module
+    return require_finite(network.luma(tensor(y_lr), tensor(y_up))[0, 0].cpu().numpy())
 
 
 # --- common ---------------------------------------------------------------------------------------------------------

@@ -76,8 +76,8 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
         report(f"eval {name}")
         benchmark = load_eval_set(name, config.scale, settings)
         # every protocol registered for the model: the first gives psnr_y/ssim_y, the others ride along
-        metrics[name] = evaluate(model, benchmark, device=device,
-                                 protocols=models.entry(config.model).protocols).to_json()
+        metrics[name] = evaluate(model, benchmark, device=device, protocols=models.entry(config.model).protocols,
+                                 label=f"trial {trial.trial_id} ({trial.label})").to_json()
         visuals[name], crops = visual_crops(model, benchmark, trial_id=trial.trial_id, device=device)
         files.update(crops)
 

@@ -144,3 +144,55 @@ def test_degrade_writes_all_images_or_none(tmp_path: Path) -> None:
     a_file.write_text("")
     failed = subprocess.run([*command[:-1], str(a_file)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert failed.returncode == 2 and "is a file" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def _imdn_weights(tmp_path: Path, change) -> Path:
+    import torch
+
+    from harness import models
+
+    state = models.build_model("imdn", models.make_config("imdn", 2)).state_dict()
+    change(state)
+    path = tmp_path / "imdn_x2.pth"
+    torch.save(state, path)
+    return path
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda state: state[next(iter(state))].fill_(float("nan")), "NaN or infinite"),
+    (lambda state: state[next(reversed(list(state)))].__setitem__(0, float("inf")), "NaN or infinite"),
+    (lambda state: state.__setitem__(next(iter(state)), state[next(iter(state))].to(__import__("torch").int32)),
+     "is int32, not floating point"),
+    (lambda state: state.__setitem__(next(iter(state)), state[next(iter(state))].to(__import__("torch").complex64)),
+     "is complex64, not floating point"),
+    (lambda state: state.__setitem__("module." + next(iter(state)), state[next(iter(state))]), "twice"),
+], ids=["nan", "inf", "integer", "complex", "duplicate-key"])
+def test_weights_that_would_score_silently_wrong_are_refused(change, expected: str, tmp_path: Path) -> None:
+    folder = _make_set(tmp_path)
+    weights = _imdn_weights(tmp_path, change)
+    out = tmp_path / "score.json"
+    process = subprocess.run([sys.executable, "-m", "harness", "eval", "--model", "imdn", "--weights", str(weights),
+                              "--data", str(folder), "--scale", "2", "--out", str(out)], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert process.returncode == 2, process.stdout + process.stderr
+    assert process.stderr.startswith("error: ") and process.stderr.count("\n") == 1, process.stderr
+    assert expected in process.stderr and "Traceback" not in process.stderr
+    assert not out.exists()
+
+
+def test_a_non_finite_output_is_an_error_naming_model_and_image(tmp_path: Path) -> None:
+    """Finite weights can still overflow: the output is checked before it is quantized (NaN would become 0)."""
+    import torch
+
+    from harness.data.benchmark import open_benchmark
+    from harness.errors import UserError
+    from harness.evaluate import evaluate
+
+    class Overflowing(torch.nn.Module):
+        def forward(self, lr: torch.Tensor) -> torch.Tensor:
+            up = torch.nn.functional.interpolate(lr, scale_factor=2)
+            return up * torch.where(lr.mean() > 0, float("inf"), 1.0)
+
+    benchmark = open_benchmark(_make_set(tmp_path), 2)
+    with pytest.raises(UserError, match="overflowing model: output on Set/alpha holds .* non-finite values"):
+        evaluate(Overflowing(), benchmark, label="overflowing model")

@@ -59,7 +59,9 @@ def main(args: argparse.Namespace) -> int:
         protocols.check_runs(protocols.get(name), model, args.model)
     benchmark = open_benchmark(args.data, args.scale)
     model.to(args.device)
-    score = evaluate(model, benchmark, device=args.device, progress=sys.stderr.isatty(), protocols=chosen)
+    label = f"{args.model}" + (f" with {args.weights}" if args.weights is not None else "")
+    score = evaluate(model, benchmark, device=args.device, progress=sys.stderr.isatty(), protocols=chosen,
+                     label=label)
 
     for shown in [score, *score.alternatives.values()]:
         width = max(len(image.name) for image in shown.images)
