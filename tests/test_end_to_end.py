@@ -1,10 +1,12 @@
 """The CI job: the whole paper grid at the smoke budget, its report, and the drift check against the committed
 smoke reference (results/reference/smoke.json).
 
-The grid runs twice, as it would on two different CI runners: once as this CPU is, and once with the kernels an
-AVX2-only CPU would run (forced on torch, oneDNN and MKL). Both must pass the check against the one committed
-reference (docs/drift.md): smoke runs train in float64 on a pinned, reproducible kernel set. Table 3 runs a third
-time with two threads per trial (the whole grid a third time would not fit CI's budget).
+Smoke runs train in float64 on a pinned, reproducible kernel set (docs/drift.md), so the grid must give the same
+numbers whatever CPU CI runs on. The whole grid runs once as this machine is; a probe of the grid (Table 3, and the
+Table 5 rows at x4 that are most sensitive: the retrained baselines, which have no bicubic skip, and released
+weights under their authors' protocols) runs again with the kernels an AVX2-only CPU would run (forced on torch,
+oneDNN and MKL), and again with two threads per trial. Both must pass the check against the same reference and agree
+with the first run trial by trial. A second and third run of the whole grid would not fit CI's budget.
 
 Regenerate the reference deliberately with
 
@@ -57,11 +59,32 @@ def smoke_results(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return results
 
 
+PROBE_TABLE5 = """\
+table: table5
+base: {scale: 4, eval: [Set5, Set14, B100, Urban100]}
+variants:
+  - {row: SRCNN (retrained), model: srcnn_mren, epochs: 3000}
+  - {row: CARN (retrained), model: carn, epochs: 3000}
+  - {row: IDN, model: idn, mode: evaluate, weights: "IDN_x{scale}.caffemodel"}
+  - {row: IMDN, model: imdn, mode: evaluate, weights: "IMDN_x{scale}.pth"}
+"""
+
+
 @pytest.fixture(scope="module")
-def smoke_results_avx2(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """AVX2 kernels forced on torch, oneDNN and MKL; one thread per trial."""
+def probe_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Table 3 and the most kernel-sensitive Table 5 rows at x4: trials of the paper grid, with the same ids."""
+    folder = tmp_path_factory.mktemp("probe")
+    (folder / "table5.yaml").write_text(PROBE_TABLE5)
+    spec = folder / "probe.yaml"
+    spec.write_text(f"include: [{REPO_ROOT / 'ablations' / 'scacb.yaml'}, table5.yaml]\n")
+    return spec
+
+
+@pytest.fixture(scope="module")
+def smoke_results_avx2(shared_dir: Path, probe_spec: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The probe with AVX2 kernels forced on torch, oneDNN and MKL; one thread per trial."""
     results = tmp_path_factory.mktemp("smoke-avx2") / "results"
-    _run_grid(results, shared_dir, "--cpus-per-trial", "1", env=AVX2_KERNELS)
+    _run_grid(results, shared_dir, "--cpus-per-trial", "1", env=AVX2_KERNELS, spec=str(probe_spec))
     return results
 
 
@@ -98,12 +121,26 @@ def _check(results: Path, reference: Path = REFERENCE) -> subprocess.CompletedPr
                            str(reference)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize("results_fixture", ["smoke_results", "smoke_results_avx2"])
-def test_no_drift_against_the_committed_smoke_reference(results_fixture: str, request: pytest.FixtureRequest) -> None:
-    results = request.getfixturevalue(results_fixture)
+def _reference_subset(results: Path, folder: Path) -> Path:
+    """The committed reference restricted to the trials of `results` (a probe of the grid)."""
     reference = json.loads(REFERENCE.read_text())
-    assert len(reference["trials"]) >= 40
-    process = _check(results)
+    trials = {record.trial_id: reference["trials"][record.trial_id] for record in load_records(results)}
+    path = folder / "reference-subset.json"
+    path.write_text(json.dumps({**reference, "trials": trials}))
+    return path
+
+
+def test_no_drift_against_the_committed_smoke_reference(smoke_results: Path) -> None:
+    reference = json.loads(REFERENCE.read_text())
+    assert len(reference["trials"]) >= 50
+    process = _check(smoke_results)
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert process.stdout.startswith("no drift:")
+
+
+def test_no_drift_on_avx2_kernels(smoke_results_avx2: Path, tmp_path: Path) -> None:
+    assert len(load_records(smoke_results_avx2)) == 8
+    process = _check(smoke_results_avx2, _reference_subset(smoke_results_avx2, tmp_path))
     assert process.returncode == 0, process.stdout + process.stderr
     assert process.stdout.startswith("no drift:")
 
@@ -122,42 +159,39 @@ def test_both_runs_pinned_the_kernels_and_the_second_ran_as_told(smoke_results: 
 
 
 def test_kernel_variants_agree_far_below_the_tolerance(smoke_results: Path, smoke_results_avx2: Path) -> None:
-    """The margin behind the shared reference: the two runs differ by float64 rounding, not by 0.1 dB."""
+    """The margin behind the shared reference: the runs agree to rounding, not to 0.1 dB."""
     default = {record.trial_id: record for record in load_records(smoke_results)}
     avx2 = {record.trial_id: record for record in load_records(smoke_results_avx2)}
-    assert default.keys() == avx2.keys()
+    assert avx2.keys() <= default.keys()
     compared, largest = 0, 0.0
-    for trial_id, record in default.items():
-        if record.config.mode != "train":
-            continue
+    for trial_id, other_record in avx2.items():
+        record = default[trial_id]
         for dataset, score in record.metrics.items():
-            other = avx2[trial_id].metrics[dataset]
+            other = other_record.metrics[dataset]
             assert abs(score.psnr_y - other.psnr_y) <= CROSS_KERNEL_PSNR, (record.label, dataset)
             assert abs(score.ssim_y - other.ssim_y) <= CROSS_KERNEL_SSIM, (record.label, dataset)
             compared += 1
             largest = max(largest, abs(score.psnr_y - other.psnr_y))
-    assert compared >= 35
-    print(f"\n[end-to-end] {compared} smoke-trained scores, native against AVX2 kernels: largest PSNR "
+    assert compared >= 12
+    print(f"\n[end-to-end] {compared} scores, native against AVX2 kernels: largest PSNR "
           f"difference {largest:.3e} dB", file=sys.stderr)
 
 
-def test_two_threads_per_trial_give_the_same_numbers(smoke_results: Path, shared_dir: Path, tmp_path: Path) -> None:
-    """Table 3 with two threads per trial (one trial at a time), against the one-thread grid and the reference."""
+def test_two_threads_per_trial_give_the_same_numbers(smoke_results: Path, shared_dir: Path, probe_spec: Path,
+                                                     tmp_path: Path) -> None:
+    """The probe with two threads per trial (one trial at a time), against the one-thread grid and the reference."""
     results = tmp_path / "two-threads"
-    _run_grid(results, shared_dir, "--cpus-per-trial", "2", "--num-cpus", "2", spec="ablations/scacb.yaml")
+    _run_grid(results, shared_dir, "--cpus-per-trial", "2", "--num-cpus", "2", spec=str(probe_spec))
     one_thread = {record.trial_id: record for record in load_records(smoke_results)}
-    reference = json.loads(REFERENCE.read_text())
     two_threads = load_records(results)
-    assert len(two_threads) == 4
+    assert len(two_threads) == 8
     for record in two_threads:
         assert record.environment["torch_threads"] == 2
         for dataset, score in record.metrics.items():
             other = one_thread[record.trial_id].metrics[dataset]
             assert abs(score.psnr_y - other.psnr_y) <= CROSS_KERNEL_PSNR, (record.label, dataset)
             assert abs(score.ssim_y - other.ssim_y) <= CROSS_KERNEL_SSIM, (record.label, dataset)
-    subset = {**reference, "trials": {record.trial_id: reference["trials"][record.trial_id] for record in two_threads}}
-    (tmp_path / "table3.json").write_text(json.dumps(subset))
-    process = _check(results, tmp_path / "table3.json")
+    process = _check(results, _reference_subset(results, tmp_path))
     assert process.returncode == 0 and process.stdout.startswith("no drift:"), process.stdout + process.stderr
 
 
