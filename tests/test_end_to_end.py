@@ -111,7 +111,7 @@ def test_imdn_released_weights_show_zero_difference_in_table_5(smoke_results: Pa
     table5 = build_tables(load_paper(), load_records(smoke_results))["table5"].frame
     for scale in (2, 3, 4):
         row = table5.loc[(scale, "IMDN")]
-        for dataset in ("Set5", "Set14"):
+        for dataset in ("Set5",):  # smoke scores Set5 alone; tests/test_eval.py checks Set14 from the weights
             assert f"{row[(f'PSNR({dataset})', 'diff')]:+.2f}" in ("+0.00", "-0.00"), (scale, dataset)
             assert f"{row[(f'SSIM({dataset})', 'diff')]:+.4f}" in ("+0.0000", "-0.0000"), (scale, dataset)
 
