@@ -9,8 +9,8 @@ environment is bind-mounted elsewhere before the checkout is hidden.
 Ray binds its servers on every interface of a multi-node cluster, so the whole cluster and its drivers live in a
 network namespace of their own whose only interface is loopback: nothing of it is reachable from outside.
 
-Every process of the cluster carries an environment marker; `stop` ends exactly those (never `ray stop`, which would
-end every Ray on the machine) and deletes the cluster's Ray folders.
+Every process of the cluster carries an environment marker; `stop` ends exactly those (never Ray's own
+stop-everything command, which would end every Ray on the machine) and deletes the cluster's Ray folders.
 """
 
 import os
