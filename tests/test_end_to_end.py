@@ -172,7 +172,7 @@ def test_kernel_variants_agree_far_below_the_tolerance(smoke_results: Path, smok
             assert abs(score.ssim_y - other.ssim_y) <= CROSS_KERNEL_SSIM, (record.label, dataset)
             compared += 1
             largest = max(largest, abs(score.psnr_y - other.psnr_y))
-    assert compared >= 12
+    assert compared == len(avx2) == 8  # the probe's eight trials, each scored on Set5
     print(f"\n[end-to-end] {compared} scores, native against AVX2 kernels: largest PSNR "
           f"difference {largest:.3e} dB", file=sys.stderr)
 
