@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from harness.imresize import imresize
+from baselines.matlab_bicubic import imresize
 
 
 @dataclass(frozen=True)

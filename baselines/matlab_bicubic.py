@@ -5,7 +5,8 @@ MATLAB's `imresize(img, scale)` with the default 'bicubic' method:
 - maps output pixel x (1-based) to input coordinate u = x / scale + 0.5 * (1 - 1 / scale);
 - mirrors indices that fall outside the image (symmetric padding);
 - resizes one dimension at a time, height first when both share one scale.
-`harness/imresize.py` builds the uint8, double and single-precision versions of `imresize` on these weights.
+`imresize` below is MATLAB's resize on uint8 values (or unrounded, for double); `harness/data/matlab.py` wraps it for numpy
+arrays and adds the single-precision version.
 """
 
 import functools
@@ -100,3 +101,31 @@ def upsample(image: Tensor, scale: int) -> Tensor:
             total = term if total is None else total + term
         result = total
     return result.to(image.dtype)
+
+
+def round_half_away_from_zero_uint8(x: torch.Tensor) -> torch.Tensor:
+    # floor(x + 0.5) is half away from zero for x >= 0; for x < 0 both roundings saturate to 0 anyway.
+    return torch.floor(x + 0.5).clamp_(0, 255)
+
+
+def imresize(image: torch.Tensor, scale: float, *, quantize_uint8: bool = True) -> torch.Tensor:
+    """Resize the last two dimensions (H, W) of `image` by `scale` as MATLAB does.
+
+    With `quantize_uint8` the values are on the 0..255 scale and every pass is rounded and saturated as MATLAB
+    does for uint8 images; the result is float64 holding integers.
+    """
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    image = image.to(torch.float64)
+    height, width = image.shape[-2:]
+    out_height, out_width = math.ceil(height * scale), math.ceil(width * scale)
+    # Height first: both dimensions share one scale, and MATLAB sorts dimensions stably by scale.
+    rows = resize_matrix(height, out_height, scale).to(image.device)
+    image = torch.matmul(rows, image)
+    if quantize_uint8:
+        image = round_half_away_from_zero_uint8(image)
+    cols = resize_matrix(width, out_width, scale).to(image.device)
+    image = torch.matmul(image, cols.T)
+    if quantize_uint8:
+        image = round_half_away_from_zero_uint8(image)
+    return image

@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
-from harness import models
-from harness.checkpoint import load_weights
+from harness import registry
+from harness.evaluation.weights import load_weights
 from harness.cli import main as harness_main
 from harness.data.benchmark import open_benchmark
-from harness.evaluate import super_resolve
-from harness.metrics import psnr_y, rgb_to_y, ssim_y
+from harness.evaluation.evaluate import super_resolve
+from harness.evaluation.metrics import psnr_y, rgb_to_y, ssim_y
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def main() -> None:
     scale, sets = args.scale, ("Set5", "Set14")
     weights = args.weights_dir / f"IMDN_x{scale}.pth"
 
-    model = models.build_model("imdn", models.make_config("imdn", scale))
+    model = registry.build_model("imdn", registry.make_config("imdn", scale))
     load_weights(model, weights, model_name="imdn", scale=scale)
     model.eval()
     benchmarks = [open_benchmark(args.data_root / name, scale) for name in sets]

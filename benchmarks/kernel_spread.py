@@ -21,7 +21,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
-from harness.profiles import REPRODUCIBLE_CPU_KERNELS  # noqa: E402
+from harness.training.profiles import REPRODUCIBLE_CPU_KERNELS  # noqa: E402
 PINNED = REPRODUCIBLE_CPU_KERNELS  # what a smoke run sets in its workers
 KERNELS = {
     "native": {},
@@ -70,17 +70,17 @@ def main() -> None:
 def _train_and_score(model_name: str, scale: int, data_root: Path, precision: str, threads: str) -> dict:
     import torch
 
-    from harness import models
+    from harness import registry
     from harness.data.benchmark import open_benchmark
     from harness.data.training import training_data
-    from harness.evaluate import evaluate
-    from harness.profiles import training_settings
-    from harness.train import seed_everything, train
+    from harness.evaluation.evaluate import evaluate
+    from harness.training.profiles import training_settings
+    from harness.training.loop import seed_everything, train
 
     torch.set_num_threads(int(threads))
     settings = dataclasses.replace(training_settings("smoke", epochs=900), precision=precision)
     seed_everything(0)
-    model = models.build_model(model_name, models.make_config(model_name, scale))
+    model = registry.build_model(model_name, registry.make_config(model_name, scale))
     data = training_data(settings, scale)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as checkpoints:

@@ -20,8 +20,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from harness.complexity import count_macs, count_params
-from harness.models import build_model, make_config
+from harness.evaluation.complexity import count_macs, count_params
+from harness.registry import build_model, make_config
 
 MEMORY_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 ROUNDS = 2  # interleaved, so that drifting machine load hits the model and the reference alike

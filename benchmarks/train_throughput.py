@@ -1,4 +1,4 @@
-"""Training throughput: the harness's loop (`harness.train.train`) against a bare PyTorch loop, side by side.
+"""Training throughput: the harness's loop (`harness.training.loop.train`) against a bare PyTorch loop, side by side.
 
 Both train the same model from the same initial weights with the same batch and patch size, L1 loss and Adam. The
 bare loop reuses one batch of random tensors already on the device: no data loading, no loss bookkeeping, no
@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from harness import models
+from harness import registry
 from harness.data.training import training_data
-from harness.profiles import training_settings
-from harness.train import seed_everything, train
+from harness.training.profiles import training_settings
+from harness.training.loop import seed_everything, train
 
 
 def synchronize(device: torch.device) -> None:
@@ -78,7 +78,7 @@ def main() -> None:
     data = training_data(settings, args.scale, data_root=args.data_root)
 
     seed_everything(0)
-    initial = models.build_model(args.model, models.make_config(args.model, args.scale))
+    initial = registry.build_model(args.model, registry.make_config(args.model, args.scale))
     lr_patch = args.hr_patch // args.scale
     lr = torch.rand(args.batch, 3, lr_patch, lr_patch, device=device)
     hr = torch.rand(args.batch, 3, args.hr_patch, args.hr_patch, device=device)

@@ -1,97 +1,225 @@
-"""Trial records (`<results>/trials/<trial_id>.json`, format in docs/records.md): the harness's only notion of "done".
+"""Trial records (`<results>/trials/<trial_id>.json`): the one definition of their format, and the only code that reads
+or writes them.
 
-A trial with a readable record whose config matches is done; everything else is not. Records are written
-atomically, so a reader never sees half of one.
+A record is the harness's only notion of "done", and reports and the drift gate read nothing else. The scheduler,
+the tables, `check`, the report and the tests all go through the models below; docs/records.md describes the JSON.
+
+Reading is strict: a record of another format version, with a missing or unknown field, or whose file name,
+`trial_id` and config hash disagree, is one `UserError` line naming the file, never a silent default.
 """
 
-import datetime
+import hashlib
 import json
-import os
-import platform
-import socket
-import subprocess
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import torch
+import pydantic
 
 from harness.atomic import write_bytes_atomic, write_json_atomic
 from harness.errors import UserError
-from harness.trial import Trial
 
 SCHEMA_VERSION = 1
 TRIALS_DIR = "trials"
-REPOSITORY = Path(__file__).resolve().parents[1]
-# Versions recorded with every trial (read from package metadata, so nothing is imported for it).
-LIBRARIES = ("torch", "numpy", "scipy", "pillow", "fvcore", "pydantic", "ray")
-# Environment variables that change which CPU kernels torch, oneDNN and MKL run.
-KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
-                    "MKL_CBWR", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+TRIAL_ID_LENGTH = 12
+
+
+def trial_id(config_json: dict[str, Any]) -> str:
+    """First hex digits of the SHA-256 of the canonical JSON (sorted keys, no spaces) of a trial config."""
+    canonical = json.dumps(config_json, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:TRIAL_ID_LENGTH]
+
+
+class _Strict(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class ImageScore(_Strict):
+    name: str
+    psnr_y: float
+    ssim_y: float
+
+
+class Evaluation(_Strict):
+    """One model on one benchmark set under one protocol (also what `harness eval --out` writes per set)."""
+
+    dataset: str
+    scale: int
+    protocol: str  # harness/evaluation/protocols.py
+    psnr_y: float  # mean over images, dB
+    ssim_y: float
+    images: list[ImageScore]
+    conventions: dict[str, Any]  # how the numbers were measured (harness/evaluation/metrics.py)
+    protocols: dict[str, "Evaluation"] = {}  # the same images under the model's other protocols; absent if none
+
+    def under(self, protocol: str | None) -> "Evaluation | None":
+        if protocol is None or protocol == self.protocol:
+            return self
+        return self.protocols.get(protocol)
+
+
+class Feed(_Strict):
+    table: str
+    row: str
+
+
+class Training(_Strict):
+    iterations: int
+    seconds: float  # summed over the run and the runs it resumed
+    resumed_from_iteration: int | None  # the checkpoint's iteration when the run resumed one
+    curve: list[tuple[int, float]]  # (iteration, mean L1 loss since the previous point)
+
+
+class Visual(_Strict):
+    image: str
+    box: tuple[int, int, int, int]  # top, left, height, width in HR pixels
+    file: str  # the SR crop, relative to the results folder
+    hr_file: str  # the HR crop, visuals/hr_<set>_<image>.png
+
+
+class Environment(_Strict):
+    """Where the trial ran (harness/experiment/environment.py); never part of its identity."""
+
+    device: str
+    device_name: str
+    torch_threads: int
+    cpu_capability: str  # the kernels torch chose on this CPU
+    kernel_overrides: dict[str, str]  # variables that changed that choice (docs/drift.md)
+    cuda: str | None
+    python: str
+    platform: str
+    hostname: str
+    libraries: dict[str, str | None]
+    torch: str
+    git_commit: str | None  # the driver's checkout: the code every worker ran
+    git_dirty: bool | None
+
+
+class RecordedConfig(_Strict):
+    """The resolved trial config as JSON, exactly what was hashed into the trial id (harness/experiment/trial.py
+    TrialConfig is the typed form)."""
+
+    model: str
+    model_config_: dict[str, Any] = pydantic.Field(alias="model_config")
+    scale: int
+    mode: Literal["train", "evaluate", "complexity"]
+    profile: str | None  # training profile; None for trials that train nothing
+    train: dict[str, Any] | None  # resolved TrainSettings (harness/training/profiles.py)
+    weights: str | None  # released weights file, for evaluation-only trials
+    eval_sets: list[str]
+    seed: int
+    input_digests: dict[str, str]  # content of each eval set and weights file (harness/data/digest.py)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    @property
+    def group_key(self) -> str:
+        """The config without its seed: trials equal here are seeds of one experiment."""
+        return json.dumps({key: value for key, value in self.to_json().items() if key != "seed"}, sort_keys=True)
+
+
+class TrialRecord(_Strict):
+    schema_version: Literal[1]
+    trial_id: str
+    status: Literal["done"]  # only finished trials are written
+    config: RecordedConfig
+    feeds: list[Feed]  # every table row it fills; grows when a later spec feeds more rows
+    metrics: dict[str, Evaluation]  # by set; {} for complexity-only trials
+    params: int
+    macs: int  # fvcore: one fused multiply-add = 1, one forward pass at `macs_input`
+    macs_input: dict[str, int]  # harness/conventions.py MacsInput.to_json
+    macs_unsupported: dict[str, int]  # operators fvcore does not count, with calls
+    training: Training | None  # None unless the trial trained
+    visuals: dict[str, Visual]  # by set
+    seconds: float  # wall time of the run that finished the trial
+    environment: Environment
+    finished_at: str  # ISO 8601, UTC
+
+    _path: Path | None = pydantic.PrivateAttr(default=None)
+
+    @property
+    def path(self) -> Path | None:
+        """The file it was read from (None for a record not read from disk)."""
+        return self._path
+
+    @property
+    def group_key(self) -> str:
+        return self.config.group_key
+
+    @property
+    def label(self) -> str:
+        return trial_label(self.config.to_json())
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_defaults=False)
+
+
+def trial_label(config: dict[str, Any], defaults: dict[str, Any] | None = None, *, with_seed: bool = True) -> str:
+    """The one readable name of a trial, e.g. "mren x4 scacb=osa smoke seed=1": model, scale, mode unless training,
+    the model settings that differ from `defaults` (the registered defaults when not given), released weights or the
+    training profile, and the seed unless 0."""
+    if defaults is None:
+        from harness import registry  # the registry imports every model; only labels without defaults need it
+
+        # a record of a model this harness does not register (a plugin not loaded here) shows all its settings
+        known = config["model"] in registry.MODELS
+        defaults = registry.default_config_json(config["model"], config["scale"]) if known else {}
+    parts = [config["model"], f"x{config['scale']}"]
+    if config["mode"] != "train":
+        parts.append(config["mode"])
+    parts += [f"{name}={value}" for name, value in config["model_config"].items()
+              if name != "scale" and defaults.get(name) != value]
+    if config["weights"]:
+        parts.append(config["weights"])
+    if config["profile"]:
+        parts.append(config["profile"])
+    if with_seed and config["seed"] != 0:
+        parts.append(f"seed={config['seed']}")
+    return " ".join(parts)
 
 
 def record_path(results_dir: Path, trial_id: str) -> Path:
     return Path(results_dir) / TRIALS_DIR / f"{trial_id}.json"
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
-    """The record at `path`, or None when there is none; an unreadable one is a UserError naming it."""
+def read_record(path: Path) -> TrialRecord | None:
+    """The record at `path`, or None when there is none. Anything else that is not a record of this format, in
+    agreement with its own name and config, is a UserError naming the file."""
+    path = Path(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"trial record {path} is not readable JSON ({error}); delete it to rerun the trial") from None
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if version != SCHEMA_VERSION:
+        raise UserError(f"trial record {path} has format version {version!r}; this harness reads version "
+                        f"{SCHEMA_VERSION} (delete it to rerun the trial)")
     try:
-        record = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UserError(f"trial record {path} is not valid JSON ({error}); delete it to rerun the trial") from None
-    if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
-        raise UserError(f"trial record {path} is not a schema-{SCHEMA_VERSION} trial record; delete it to rerun")
+        record = TrialRecord.model_validate(raw)
+    except pydantic.ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        raise UserError(f"trial record {path} (version {version}) is malformed at {where}: {problem['msg']}") from None
+    hashed = trial_id(raw["config"])
+    if record.trial_id != hashed or path.stem != record.trial_id:
+        raise UserError(f"trial record {path} does not agree with itself: file name {path.stem}, trial_id "
+                        f"{record.trial_id}, config hash {hashed} (a record copied or edited by hand?)")
+    record._path = path
     return record
 
 
-def is_done(results_dir: Path, trial: Trial) -> bool:
-    record = read_record(record_path(results_dir, trial.trial_id))
-    return record is not None and record.get("status") == "done" and record.get("config") == trial.config.to_json()
+def load_records(results_dir: Path) -> list[TrialRecord]:
+    """Every trial record under `<results_dir>/trials/`, sorted by trial id."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise UserError(f"results folder {results_dir} does not exist")
+    records = [read_record(path) for path in sorted((results_dir / TRIALS_DIR).glob("*.json"))]
+    return sorted((record for record in records if record is not None), key=lambda record: record.trial_id)
 
 
-def add_feeds(results_dir: Path, trial: Trial) -> bool:
-    """Add the trial's feeds missing from its existing record (a later spec may feed more tables); True if changed."""
-    path = record_path(results_dir, trial.trial_id)
-    record = read_record(path)
-    if record is None:
-        return False
-    feeds = list(record.get("feeds", []))
-    missing = [feed.to_json() for feed in trial.feeds if feed.to_json() not in feeds]
-    if not missing:
-        return False
-    record["feeds"] = feeds + missing
-    write_json_atomic(path, record)
-    return True
-
-
-def build_record(trial: Trial, *, metrics: dict[str, Any], params: int, macs: int, macs_input: dict[str, Any],
-                 macs_unsupported: dict[str, int], training: dict[str, Any] | None, visuals: dict[str, Any],
-                 environment: dict[str, Any], seconds: float) -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "trial_id": trial.trial_id,
-        "status": "done",
-        "config": trial.config.to_json(),
-        "feeds": [feed.to_json() for feed in trial.feeds],
-        "metrics": metrics,
-        "params": params,
-        "macs": macs,
-        "macs_input": macs_input,
-        "macs_unsupported": macs_unsupported,
-        "training": training,
-        "visuals": visuals,
-        "seconds": round(seconds, 3),
-        "environment": environment,
-        "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def write_record(results_dir: Path, record: dict[str, Any], files: dict[str, bytes] | None = None) -> Path:
+def write_record(results_dir: Path, record: TrialRecord, files: dict[str, bytes] | None = None) -> Path:
     """Write the files a record names (visual crops; paths relative to `results_dir`), then the record itself, all
     atomically: a record is only ever seen with its files. Only the driver of a run calls this (docs/cluster.md)."""
     root = Path(results_dir).resolve()
@@ -100,62 +228,6 @@ def write_record(results_dir: Path, record: dict[str, Any], files: dict[str, byt
         if root not in target.parents:
             raise ValueError(f"record file {name!r} lies outside the results folder")
         write_bytes_atomic(target, data)
-    path = record_path(results_dir, record["trial_id"])
-    write_json_atomic(path, record)
+    path = record_path(results_dir, record.trial_id)
+    write_json_atomic(path, record.to_json())
     return path
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    """Hardware, library versions and code version of the process running a trial (the code version is not hashed)."""
-    commit, dirty = _git_state()
-    return {
-        "device": device.type,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
-        "torch_threads": torch.get_num_threads(),
-        # The kernels torch picked on this CPU, and the variables that override that choice: what a number computed
-        # in float32 may depend on (docs/drift.md).
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "kernel_overrides": {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ},
-        "cuda": torch.version.cuda if device.type == "cuda" else None,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "hostname": socket.gethostname(),
-        "libraries": {name: _version(name) for name in LIBRARIES},
-        "torch": torch.__version__,
-        "git_commit": commit,
-        "git_dirty": dirty,
-    }
-
-
-def code_version() -> tuple[str | None, bool | None]:
-    """(HEAD commit, dirty) of this checkout: the code every trial of a run executes, wherever it runs."""
-    return _git_state()
-
-
-def _version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _git_state() -> tuple[str | None, bool | None]:
-    """(HEAD commit, whether tracked files differ from it), or (None, None) outside a git checkout."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPOSITORY, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        changes = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPOSITORY,
-                                 capture_output=True, text=True, timeout=10, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None, None
-    return commit or None, bool(changes.strip())
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()

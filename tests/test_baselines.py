@@ -10,9 +10,9 @@ from model_checks import check_forward_and_backward
 
 from baselines import rgb_to_ycbcr, ycbcr_to_rgb
 from baselines.matlab_bicubic import upsample as matlab_upsample
-from harness.checkpoint import load_weights
-from harness.complexity import count_params
-from harness.models import build_model, make_config
+from harness.evaluation.weights import load_weights
+from harness.evaluation.complexity import count_params
+from harness.registry import build_model, make_config
 
 BASELINES = ("srcnn", "vdsr", "idn", "efdn", "srcnn_mren", "vdsr_mren", "carn", "imdn")
 SCALES = (2, 3, 4)
@@ -79,9 +79,9 @@ def test_vdsr_with_zero_residual_is_its_bicubic_input(name: str) -> None:
     torch.testing.assert_close(sr, upscaled, atol=1e-5, rtol=0)
 
 
-def test_matlab_upsample_in_models_is_harness_imresize() -> None:
+def test_matlab_upsample_in_models_is_matlab_imresize() -> None:
     image = torch.rand(1, 2, 5, 7, dtype=torch.float64)
-    from harness.imresize import imresize
+    from baselines.matlab_bicubic import imresize
 
     torch.testing.assert_close(matlab_upsample(image, 3), imresize(image, 3, quantize_uint8=False), rtol=0, atol=1e-12)
 

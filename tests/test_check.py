@@ -4,12 +4,13 @@ import json
 from pathlib import Path
 
 import pytest
-from test_tables import write_record
+from test_tables import tid, write_record
 
+from harness import records
 from harness.cli import main
 
-TRIAL = "3f2a9c0d1b7e"
-LABEL = "mren ×4 (Table 1 6), profile smoke, seed 0"
+TRIAL = "mren"  # handles of the fixture's records (test_tables.tid gives their ids)
+LABEL = "mren x4 smoke"
 
 
 @pytest.fixture()
@@ -28,8 +29,8 @@ def reference(results: Path, tmp_path: Path) -> Path:
     return path
 
 
-def _edit(results: Path, trial_id: str, change) -> None:
-    path = results / "trials" / f"{trial_id}.json"
+def _edit(results: Path, handle: str, change) -> None:
+    path = results / "trials" / f"{tid(handle)}.json"
     record = json.loads(path.read_text())
     change(record)
     path.write_text(json.dumps(record))
@@ -49,8 +50,8 @@ def test_reference_format(reference: Path) -> None:
     assert made_with["cpu"] == ["Test CPU"] and made_with["torch_threads"] == [1]
     assert made_with["torch"] == ["2.13.0"] and made_with["numpy"] == ["2.4.6"]
     assert made_with["git_commit"] == ["abc1234"]
-    assert made_with["cpu_capability"] == ["unknown"] and made_with["pillow"] == ["unknown"]
-    trial = data["trials"][TRIAL]
+    assert made_with["cpu_capability"] == ["AVX512"] and made_with["pillow"] == ["unknown"]
+    trial = data["trials"][tid(TRIAL)]
     assert trial["label"] == LABEL and trial["scale"] == 4
     assert trial["config"]["model"] == "mren" and trial["config"]["profile"] == "smoke"
     assert trial["params"] == 298_000 and trial["macs"] == 23_800_000_000
@@ -62,7 +63,7 @@ def test_drift_of_005_db_fails_and_names_it(results: Path, reference: Path, caps
     capsys.readouterr()
     assert main(["check", "--results", str(results), "--reference", str(reference)]) == 1
     out = capsys.readouterr().out
-    drifted = [line for line in out.splitlines() if line.startswith(TRIAL)]
+    drifted = [line for line in out.splitlines() if line.startswith(tid(TRIAL))]
     assert len(drifted) == 1
     line = drifted[0]
     assert LABEL in line and "Set5" in line and "×4" in line and "psnr_y" in line
@@ -86,11 +87,11 @@ def test_each_metric_is_checked(results: Path, reference: Path, capsys: pytest.C
     _edit(results, TRIAL, change)
     capsys.readouterr()
     assert main(["check", "--results", str(results), "--reference", str(reference)]) == 1
-    assert any(metric in line for line in capsys.readouterr().out.splitlines() if line.startswith(TRIAL))
+    assert any(metric in line for line in capsys.readouterr().out.splitlines() if line.startswith(tid(TRIAL)))
 
 
 def test_missing_trial_is_drift(results: Path, reference: Path, capsys: pytest.CaptureFixture) -> None:
-    (results / "trials" / "imdn4.json").unlink()
+    (results / "trials" / f"{tid('imdn4')}.json").unlink()
     capsys.readouterr()
     assert main(["check", "--results", str(results), "--reference", str(reference)]) == 1
     assert "trial missing" in capsys.readouterr().out
@@ -105,7 +106,7 @@ def test_update_rewrites_and_keeps_tolerances(results: Path, reference: Path) ->
     assert main(["check", "--results", str(results), "--reference", str(reference), "--update"]) == 0
     updated = json.loads(reference.read_text())
     assert updated["tolerances"]["psnr_y"] == 0.1
-    assert updated["trials"][TRIAL]["metrics"]["Set5"]["psnr_y"] == 32.5
+    assert updated["trials"][tid(TRIAL)]["metrics"]["Set5"]["psnr_y"] == 32.5
     assert not list(reference.parent.glob(".reference.json.*"))  # no temporary file left behind
     assert main(["check", "--results", str(results), "--reference", str(reference)]) == 0
 
@@ -120,7 +121,7 @@ def test_bad_inputs_exit_2(results: Path, reference: Path, tmp_path: Path, capsy
     cases["unreadable reference"] = ["--results", str(results), "--reference", str(broken)]
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps({"format": "mren-harness-check-reference", "version": 1,
-                                 "trials": {TRIAL: {"label": "x", "scale": 4, "metrics": {"Set5": {"psnr": 1}}}}}))
+                                 "trials": {"3f2a9c0d1b7e": {"label": "x", "scale": 4, "metrics": {"Set5": {"psnr": 1}}}}}))
     cases["malformed reference"] = ["--results", str(results), "--reference", str(wrong)]
     for name, argv in cases.items():
         capsys.readouterr()
@@ -162,14 +163,14 @@ def test_results_sharing_no_trial_with_the_reference_are_an_error(reference: Pat
 
 def test_update_refuses_to_shrink_the_reference_unless_pruning(results: Path, reference: Path,
                                                                capsys: pytest.CaptureFixture) -> None:
-    (results / "trials" / "imdn4.json").unlink()
+    (results / "trials" / f"{tid('imdn4')}.json").unlink()
     before = reference.read_bytes()
     capsys.readouterr()
     assert main(["check", "--results", str(results), "--reference", str(reference), "--update"]) == 2
     assert "drop 1 of the 2 trials" in _one_error_line(capsys)
     assert reference.read_bytes() == before
     assert main(["check", "--results", str(results), "--reference", str(reference), "--update", "--prune"]) == 0
-    assert list(json.loads(reference.read_text())["trials"]) == [TRIAL]
+    assert list(json.loads(reference.read_text())["trials"]) == [tid(TRIAL)]
 
 
 def test_update_refuses_unfinished_records(results: Path, reference: Path, capsys: pytest.CaptureFixture) -> None:
@@ -177,7 +178,7 @@ def test_update_refuses_unfinished_records(results: Path, reference: Path, capsy
     before = reference.read_bytes()
     capsys.readouterr()
     assert main(["check", "--results", str(results), "--reference", str(reference), "--update"]) == 2
-    assert "imdn4.json" in _one_error_line(capsys)
+    assert f"{tid('imdn4')}.json" in _one_error_line(capsys)
     assert reference.read_bytes() == before
 
 
@@ -196,23 +197,23 @@ def test_non_finite_values_never_enter_or_pass_a_reference(results: Path, refere
     before = reference.read_bytes()
     capsys.readouterr()
     assert main(["check", "--results", str(results), "--reference", str(reference), "--update"]) == 2
-    assert TRIAL in _one_error_line(capsys)
+    assert tid(TRIAL) in _one_error_line(capsys)
     assert reference.read_bytes() == before
 
 
 def test_a_changed_setting_is_drift_and_names_what_changed(results: Path, reference: Path,
                                                            capsys: pytest.CaptureFixture) -> None:
-    path = results / "trials" / f"{TRIAL}.json"
+    path = results / "trials" / f"{tid(TRIAL)}.json"
     record = json.loads(path.read_text())
     record["config"]["train"]["learning_rate"] = 0.0004  # a settings change gives the trial a new id
-    record["trial_id"] = "aaaaaaaaaaaa"
+    record["trial_id"] = changed = records.trial_id(record["config"])
     path.unlink()
-    (results / "trials" / "aaaaaaaaaaaa.json").write_text(json.dumps(record))
-    (results / "trials" / "imdn4.json").unlink()  # not one trial id left in common: still drift, not a wrong folder
+    (results / "trials" / f"{changed}.json").write_text(json.dumps(record))
+    (results / "trials" / f"{tid('imdn4')}.json").unlink()  # not one trial id left in common: still drift, not a wrong folder
     capsys.readouterr()
     assert main(["check", "--results", str(results), "--reference", str(reference)]) == 1
     out = capsys.readouterr().out
-    assert "aaaaaaaaaaaa has train.learning_rate None -> 0.0004" in out
+    assert f"{changed} has train.learning_rate None -> 0.0004" in out
 
 
 def test_results_made_elsewhere_are_said_in_one_line(results: Path, reference: Path,
@@ -225,7 +226,7 @@ def test_results_made_elsewhere_are_said_in_one_line(results: Path, reference: P
     assert main(["check", "--results", str(results), "--reference", str(reference)]) == 0
     notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note: ")]
     assert len(notes) == 1
-    assert "cpu_capability AVX2, unknown (reference: unknown)" in notes[0]
+    assert "cpu_capability AVX2, AVX512 (reference: AVX512)" in notes[0]
     assert "torch_threads 1, 2 (reference: 1)" in notes[0]
 
 
@@ -238,10 +239,10 @@ def test_every_protocol_of_a_record_is_checked(results: Path, tmp_path: Path, ca
     _edit(results, "imdn4", add_protocol)
     reference = tmp_path / "protocols.json"
     assert main(["check", "--results", str(results), "--reference", str(reference), "--update"]) == 0
-    stored = json.loads(reference.read_text())["trials"]["imdn4"]["metrics"]["Set5"]
+    stored = json.loads(reference.read_text())["trials"][tid("imdn4")]["metrics"]["Set5"]
     assert stored["protocols"] == {"srcnn-demo": {"psnr_y": 30.48, "ssim_y": 0.8628}}
     _edit(results, "imdn4", lambda record: record["metrics"]["Set5"]["protocols"]["srcnn-demo"].update(psnr_y=30.53))
     capsys.readouterr()
     assert main(["check", "--results", str(results), "--reference", str(reference)]) == 1
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("imdn4")]
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(tid("imdn4"))]
     assert len(rows) == 1 and "psnr_y[srcnn-demo]" in rows[0] and "+0.0500" in rows[0]

@@ -1,4 +1,4 @@
-"""harness.checkpoint: safe loading (never unpickling code), unwrapping, and one-line refusals of unfit weights."""
+"""harness.evaluation.weights: safe loading (never unpickling code), unwrapping, and one-line refusals of unfit weights."""
 
 from pathlib import Path
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from harness.checkpoint import load_state_dict_file, load_weights
+from harness.evaluation.weights import load_state_dict_file, load_weights
 from harness.errors import UserError
-from harness.models import build_model, make_config
+from harness.registry import build_model, make_config
 
 
 class _CreatesMarker:

@@ -19,8 +19,8 @@ import pytest
 from cluster import Cluster, unshare_problem
 
 from harness import records
-from harness.spec import load_spec
-from harness.trial import RunSettings, resolve_trials
+from harness.experiment.spec import load_spec
+from harness.experiment.trial import RunSettings, resolve_trials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCACB = REPO_ROOT / "ablations" / "scacb.yaml"
@@ -151,11 +151,11 @@ def test_a_worker_node_killed_mid_training_resumes_from_shared_storage(
     assert "(attempt 1)" in output and "retrying" in output and "1 trial finished, 0 failed" in output, output
     record = json.loads(records.record_path(results, trial.trial_id).read_text())
     resumed = record["training"]["resumed_from_iteration"]
-    assert resumed is not None and resumed > 0 and resumed % trial.config.train["checkpoint_every"] == 0
+    assert resumed is not None and resumed > 0 and resumed % trial.config.train.checkpoint_every == 0
     assert record["metrics"] == local_records[trial.trial_id]["metrics"]
     assert record["training"]["curve"] == local_records[trial.trial_id]["training"]["curve"]
     assert (results / "failures" / f"{trial.trial_id}.txt").is_file()  # attempt 1's traceback, written by the driver
-    print(f"resumed from iteration {resumed} of {trial.config.train['iterations']} after the worker node was killed; "
+    print(f"resumed from iteration {resumed} of {trial.config.train.iterations} after the worker node was killed; "
           f"attempt 1 failed with: {next(line for line in output.splitlines() if '(attempt 1)' in line)}")
 
     again = run(argv, cluster, timeout=300)

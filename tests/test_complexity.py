@@ -1,4 +1,4 @@
-"""harness.complexity and `python -m harness complexity`: fvcore's conventions against hand counts, and the CLI."""
+"""harness.evaluation.complexity and `python -m harness complexity`: fvcore's conventions against hand counts, and the CLI."""
 
 import json
 import subprocess
@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.cli import main
-from harness.complexity import count_macs, count_params
-from harness.models import build_model, make_config
+from harness.evaluation.complexity import count_macs, count_params
+from harness.registry import build_model, make_config
 
 
 def test_single_convolution_macs_equal_the_hand_count() -> None:
@@ -62,7 +62,7 @@ def test_count_macs_restores_training_mode_and_count_params() -> None:
 
 def test_no_warning_escapes_when_warnings_are_errors() -> None:
     # A fresh interpreter, so that importing fvcore.nn happens under -W error.
-    code = ("from torch import nn; from harness.complexity import count_macs; "
+    code = ("from torch import nn; from harness.evaluation.complexity import count_macs; "
             "print(count_macs(nn.Conv2d(3, 3, 3, padding=1), 4, 4).macs)")
     result = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -85,9 +85,8 @@ def test_cli_json_to_stdout(capsys: pytest.CaptureFixture) -> None:
     assert record["model_config"] == {"scale": 2, "channels": 64, "blocks": 2}
     assert record["params"] == count_params(model)
     assert record["macs"] == count_macs(model, 16, 24).macs
-    assert record["hr_size"] == {"height": 32, "width": 48}
-    assert record["lr_size"] == {"height": 16, "width": 24}
-    assert record["unsupported_ops"]["aten::pixel_shuffle"] == 1
+    assert record["macs_input"] == {"hr_height": 32, "hr_width": 48, "lr_height": 16, "lr_width": 24}
+    assert record["macs_unsupported"]["aten::pixel_shuffle"] == 1
 
 
 def test_cli_text_and_json_file(tmp_path, capsys: pytest.CaptureFixture) -> None:
@@ -95,7 +94,7 @@ def test_cli_text_and_json_file(tmp_path, capsys: pytest.CaptureFixture) -> None
     assert main(["complexity", "--model", "srcnn_mren", "--scale", "3", "--hr-size", "30x36", "--json", str(path)]) == 0
     text = capsys.readouterr().out
     assert "MACs" in text and "LR 12x10 (WxH) = HR 36x30 // 3" in text and "upsample_bicubic2d" in text
-    assert json.loads(path.read_text())["lr_size"] == {"height": 10, "width": 12}
+    assert json.loads(path.read_text())["macs_input"]["lr_height"] == 10
 
 
 @pytest.mark.parametrize("arguments, expected", [

@@ -25,9 +25,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.paper import load_paper
-from harness.profiles import REPRODUCIBLE_CPU_KERNELS
-from harness.tables import build_tables, load_records
+from harness.reporting.paper import load_paper
+from harness.training.profiles import REPRODUCIBLE_CPU_KERNELS
+from harness.records import load_records
+from harness.reporting.tables import build_tables
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = REPO_ROOT / "results" / "reference" / "smoke.json"
@@ -219,7 +220,7 @@ def test_a_changed_learning_rate_fails_the_check_and_is_named(smoke_results: Pat
     table3 = [record for record in load_records(changed) if any(feed.table == "table3" for feed in record.feeds)]
     for record in table3:
         record.path.unlink()
-    patched = ("import sys, harness.profiles as profiles; profiles.PAPER_LEARNING_RATE = 4e-4; "
+    patched = ("import sys, harness.training.profiles as profiles; profiles.PAPER_LEARNING_RATE = 4e-4; "
                "from harness.cli import main; sys.exit(main(sys.argv[1:]))")
     _run_grid(changed, shared_dir, spec="ablations/scacb.yaml", python=(sys.executable, "-c", patched))
     process = _check(changed)

@@ -108,9 +108,9 @@ def test_weights_of_the_wrong_scale(shared_dir, tmp_path, capsys):
 
 
 def test_weights_of_another_architecture(tmp_path, capsys):
-    from harness import models
+    from harness import registry
 
-    srcnn = models.build_model("srcnn", models.make_config("srcnn", 2))
+    srcnn = registry.build_model("srcnn", registry.make_config("srcnn", 2))
     weights = tmp_path / "srcnn.pth"
     torch.save(srcnn.state_dict(), weights)
     data = make_set(tmp_path / "Ok")
@@ -136,7 +136,7 @@ def test_command_line_error_has_no_traceback(tmp_path):
 
 def test_paired_gt_lq_layout_and_hr_only_layout_agree(tmp_path, capsys):
     from harness.data.benchmark import open_benchmark
-    from harness.imresize import imresize_uint8
+    from harness.data.matlab import imresize_uint8
 
     rng = np.random.default_rng(1)
     hr = rng.integers(0, 256, (33, 26, 3), dtype=np.uint8)  # not a multiple of 4: cropped to 32x24

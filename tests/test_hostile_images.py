@@ -149,9 +149,9 @@ def test_degrade_writes_all_images_or_none(tmp_path: Path) -> None:
 def _imdn_weights(tmp_path: Path, change) -> Path:
     import torch
 
-    from harness import models
+    from harness import registry
 
-    state = models.build_model("imdn", models.make_config("imdn", 2)).state_dict()
+    state = registry.build_model("imdn", registry.make_config("imdn", 2)).state_dict()
     change(state)
     path = tmp_path / "imdn_x2.pth"
     torch.save(state, path)
@@ -186,7 +186,7 @@ def test_a_non_finite_output_is_an_error_naming_model_and_image(tmp_path: Path) 
 
     from harness.data.benchmark import open_benchmark
     from harness.errors import UserError
-    from harness.evaluate import evaluate
+    from harness.evaluation.evaluate import evaluate
 
     class Overflowing(torch.nn.Module):
         def forward(self, lr: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,8 @@ from PIL import Image
 
 from harness.cli import main
 from harness.data.images import crop_to_multiple, read_rgb
-from harness.imresize import imresize_uint8, resize_matrix
+from baselines.matlab_bicubic import resize_matrix
+from harness.data.matlab import imresize_uint8
 
 
 def matlab_contributions(in_length: int, out_length: int, scale: float) -> np.ndarray:
@@ -88,7 +89,7 @@ def test_degrade_crops_hr_to_a_multiple_of_the_scale():
 
 
 def test_imresize_runs_on_batched_float_tensors():
-    from harness.imresize import imresize
+    from baselines.matlab_bicubic import imresize
 
     batch = torch.rand(2, 3, 10, 14) * 255
     out = imresize(batch, 2, quantize_uint8=False)
@@ -96,7 +97,7 @@ def test_imresize_runs_on_batched_float_tensors():
 
 
 def test_rounding_is_half_away_from_zero_not_half_to_even():
-    from harness.imresize import round_half_away_from_zero_uint8
+    from baselines.matlab_bicubic import round_half_away_from_zero_uint8
 
     values = torch.tensor([0.5, 1.5, 2.5, 254.5, 255.4, -0.5, -3.0, 300.0], dtype=torch.float64)
     assert round_half_away_from_zero_uint8(values).tolist() == [1, 2, 3, 255, 255, 0, 0, 255]

@@ -1,4 +1,4 @@
-"""The smoke profile's pinned CPU kernels (harness/profiles.py REPRODUCIBLE_CPU_KERNELS) compute the same bits whatever
+"""The smoke profile's pinned CPU kernels (harness/training/profiles.py REPRODUCIBLE_CPU_KERNELS) compute the same bits whatever
 instruction set MKL would otherwise pick and whatever the thread count: the ground the drift gate stands on
 (docs/drift.md). Each variant runs in a fresh process, since the variables are read when torch and MKL start."""
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from harness.profiles import REPRODUCIBLE_CPU_KERNELS, cpu_kernel_environment
+from harness.training.profiles import REPRODUCIBLE_CPU_KERNELS, cpu_kernel_environment
 
 # Digest of a float64 matrix product and of a float64 convolution's forward and backward pass.
 PROBE = """

@@ -1,11 +1,11 @@
-"""The MATLAB functions of the authors' test scripts (harness/matlab.py), each against values MATLAB gives."""
+"""The MATLAB functions of the authors' test scripts (harness/data/matlab.py), each against values MATLAB gives."""
 
 import numpy as np
 import pytest
 import torch
 
-from harness.imresize import imresize_uint8
-from harness.matlab import (imresize_double, imresize_single, modcrop, rgb2ycbcr_double, rgb2ycbcr_uint8, shave,
+from harness.data.matlab import imresize_uint8
+from harness.data.matlab import (imresize_double, imresize_single, modcrop, rgb2ycbcr_double, rgb2ycbcr_uint8, shave,
                             to_uint8, ycbcr2rgb_double)
 
 

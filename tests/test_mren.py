@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from model_checks import check_forward_and_backward
 
 from harness.errors import UserError
-from harness.models import build_model, make_config
+from harness.registry import build_model, make_config
 from mren import MREN, MRENConfig, build_mren, mren_l_config
 from mren.blocks import DRACB
 from mren.paper_params import KNOWN_MISSES, PAPER_COUNTS, comparison_table, count_params

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.paper import CellRef, Paper, check_claims, consistency_findings, load_paper
+from harness.reporting.consistency import check_claims, consistency_findings
+from harness.reporting.paper import CellRef, Paper, load_paper
 
 VALUES_PER_TABLE = {
     "table1": 6 * 3,  # MREBs 3..8 x (PSNR, SSIM, parameters)

@@ -9,14 +9,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from harness import models, protocols
-from harness.checkpoint import load_weights
+from harness import registry
+
+from harness.evaluation import protocols
+from harness.evaluation.weights import load_weights
 from harness.cli import main
-from harness.complexity import count_params
+from harness.evaluation.complexity import count_params
 from harness.data.benchmark import open_benchmark
 from harness.errors import UserError
-from harness.evaluate import evaluate
-from harness.released import matconvnet_vdsr_state_dict, read_caffemodel, srcnn_state_dict
+from harness.evaluation.evaluate import evaluate
+from harness.evaluation.released import matconvnet_vdsr_state_dict, read_caffemodel, srcnn_state_dict
 
 RELEASED_PARAMS = {"srcnn": 57_281, "vdsr": 665_921, "idn": 552_769, "efdn": 276_192}
 RETRAINED_PARAMS = {"srcnn_mren": 57_281, "vdsr_mren": 664_704}
@@ -56,7 +58,7 @@ EXACT_SET5 = {
 
 
 def build(name: str, scale: int):
-    return models.build_model(name, models.make_config(name, scale))
+    return registry.build_model(name, registry.make_config(name, scale))
 
 
 @pytest.mark.parametrize("name", sorted(RELEASED_PARAMS) + sorted(RETRAINED_PARAMS))
@@ -68,13 +70,13 @@ def test_parameter_counts_are_exact(name: str) -> None:
 
 def test_registry_names_released_files_formats_and_protocols() -> None:
     for name, pattern in WEIGHTS.items():
-        entry = models.entry(name)
+        entry = registry.entry(name)
         assert entry.released is not None and entry.released.file == pattern
         assert entry.protocols[0] == "common"
         assert all(protocol in protocols.PROTOCOLS for protocol in entry.protocols)
-    assert models.entry("idn").protocols == ("common", "idn-test")
-    assert models.entry("efdn").released.scales == (4,)
-    assert models.entry("srcnn_mren").released is None and "retrained" in models.entry("srcnn_mren").label
+    assert registry.entry("idn").protocols == ("common", "idn-test")
+    assert registry.entry("efdn").released.scales == (4,)
+    assert registry.entry("srcnn_mren").released is None and "retrained" in registry.entry("srcnn_mren").label
 
 
 @pytest.mark.parametrize("name", sorted(WEIGHTS))
@@ -206,7 +208,7 @@ def test_set5_values_under_each_protocol(shared_dir, name: str, scale: int) -> N
     model = build(name, scale)
     load_weights(model, shared_dir / "weights" / WEIGHTS[name].format(scale=scale), model_name=name, scale=scale)
     score = evaluate(model, open_benchmark(shared_dir / "benchmarks" / "Set5", scale),
-                     protocols=models.entry(name).protocols)
+                     protocols=registry.entry(name).protocols)
     results = {score.protocol: score, **score.alternatives}
     assert set(results) == set(SET5[(name, scale)])
     paper_psnr, paper_ssim = PUBLISHED_SET5[(name, scale)]

@@ -12,7 +12,7 @@ import pytest
 from test_tables import write_record, write_results
 
 from harness.cli import main
-from harness.report import latex_escape
+from harness.reporting.latex import latex_escape
 
 FIGURES = {"psnr_vs_mrebs", "psnr_vs_comm_weight", "tradeoff_params", "tradeoff_macs", "training_curves",
            "visual_Set5_x4"}

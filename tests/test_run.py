@@ -19,11 +19,13 @@ from processes import processes_in_group
 from harness import cli, records
 from harness.commands import run as run_command
 from harness.data.images import crop_to_multiple
-from harness.run_trial import run_trial
-from harness.scheduler import GridOutcome
-from harness.spec import load_spec
-from harness.trial import RunSettings, resolve_trials
-from harness.visuals import choose_box
+from harness.experiment.run_trial import run_trial
+from harness.experiment.scheduler import GridOutcome
+from harness.experiment.spec import load_spec
+from harness.experiment.environment import environment
+from harness.experiment.trial import RunSettings, resolve_trials
+from harness.experiment.trial_records import build_record
+from harness.evaluation.visuals import choose_box
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # MREN at a fraction of its width: a smoke trial of it takes seconds on one CPU core.
@@ -67,7 +69,7 @@ def test_two_smoke_runs_with_the_same_seed_give_identical_metrics(tmp_path: Path
     assert first["trial_id"] == trial.trial_id and first["config"] == trial.config.to_json()
     assert first["feeds"] == [{"table": "table3", "row": "OSA"}]
     assert list(first["metrics"]) == ["bundled"]  # no data root: the bundled held-out images
-    assert first["training"]["iterations"] == trial.config.train["iterations"]
+    assert first["training"]["iterations"] == trial.config.train.iterations
     assert first["training"]["resumed_from_iteration"] is None
     assert first["macs_input"] == {"hr_height": 720, "hr_width": 1280, "lr_height": 180, "lr_width": 320}
     visual = first["visuals"]["bundled"]
@@ -90,9 +92,9 @@ def fake_records(results: Path, spec: Path) -> list:
     """Records for every trial of `spec`, as if they had run (smoke profile, no data root)."""
     trials = resolve_trials(load_spec(spec), RunSettings("smoke", results))
     for trial in trials:
-        records.write_record(results, records.build_record(
+        records.write_record(results, build_record(
             trial, metrics={}, params=0, macs=0, macs_input={}, macs_unsupported={}, training=None, visuals={},
-            environment={}, seconds=0.0))
+            environment=environment(torch.device("cpu")), seconds=0.0))
     return trials
 
 
@@ -174,7 +176,7 @@ def test_sigkill_mid_trial_then_rerun_finishes_and_resumes(tmp_path: Path) -> No
             record = json.loads(records.record_path(results, trial.trial_id).read_text())
             if trial.trial_id in checkpointed:  # resumed from one of its checkpoints
                 resumed = record["training"]["resumed_from_iteration"]
-                assert resumed is not None and resumed % trial.config.train["checkpoint_every"] == 0
+                assert resumed is not None and resumed % trial.config.train.checkpoint_every == 0
         assert not processes_in_group(killed.pid), "the rerun left the killed run's Ray processes running"
         assert not wait_until_gone(rerun.pid), "Ray processes left behind after the run ended"
     finally:

@@ -12,11 +12,13 @@ import pytest
 
 from processes import processes_in_group
 
-from harness import records, scheduler
+from harness import records
+
+from harness.experiment import ray_session, scheduler
 from harness.errors import UserError
-from harness.scheduler import SchedulerOptions, trial_resources
-from harness.spec import load_spec
-from harness.trial import RunSettings, resolve_trials
+from harness.experiment.scheduler import SchedulerOptions, trial_resources
+from harness.experiment.spec import load_spec
+from harness.experiment.trial import RunSettings, resolve_trials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,12 +49,12 @@ def test_capacity_is_counted_node_by_node() -> None:
 
 
 def test_ray_folders_of_dead_drivers_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scheduler, "TEMP_PARENT", str(tmp_path))
-    dead = tmp_path / f"{scheduler.TEMP_PREFIX}999999999-abc"  # beyond any pid_max: no such process
-    alive = tmp_path / f"{scheduler.TEMP_PREFIX}{os.getpid()}-def"
+    monkeypatch.setattr(ray_session, "TEMP_PARENT", str(tmp_path))
+    dead = tmp_path / f"{ray_session.TEMP_PREFIX}999999999-abc"  # beyond any pid_max: no such process
+    alive = tmp_path / f"{ray_session.TEMP_PREFIX}{os.getpid()}-def"
     dead.mkdir()
     alive.mkdir()
-    scheduler._remove_stale_temp_dirs()
+    ray_session.remove_stale_temp_dirs()
     assert not dead.exists() and alive.exists()
 
 

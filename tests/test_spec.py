@@ -11,8 +11,8 @@ import pytest
 from harness import cli
 from harness.commands import run as run_command
 from harness.errors import UserError
-from harness.spec import TABLE_ROWS, Feed, load_spec
-from harness.trial import RunSettings, resolve_trials
+from harness.experiment.spec import TABLE_ROWS, Feed, load_spec
+from harness.experiment.trial import RunSettings, resolve_trials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ABLATIONS = REPO_ROOT / "ablations"
@@ -216,13 +216,13 @@ def test_paper_spec_covers_every_row_and_shares_the_ablation_base() -> None:
     assert {(feed.table, feed.row) for feed in base[0].feeds} == {
         ("table1", "6"), ("table2", "0.2"), ("table3", "SCACB"), ("table4", "DRACB")}
     config = base[0].config
-    assert (config.model, config.scale, config.train["epochs"], config.eval_sets) == ("mren", 4, 900, ("Set5",))
-    assert {key: config.model_config[key] for key in ("n_mreb", "comm_weight", "scacb", "dracb")} == {
+    assert (config.model, config.scale, config.train.epochs, config.eval_sets) == ("mren", 4, 900, ("Set5",))
+    assert {key: getattr(config.model_config, key) for key in ("n_mreb", "comm_weight", "scacb", "dracb")} == {
         "n_mreb": 6, "comm_weight": 0.2, "scacb": "full", "dracb": "full"}
     assert len(trials) == 59 - 3
     by_row = {(trial.feeds[0].table, trial.feeds[0].row, trial.config.scale): trial.config for trial in trials}
     assert by_row[("table5", "IMDN", 3)].weights == "IMDN_x3.pth" and by_row[("table5", "IMDN", 3)].train is None
-    assert by_row[("table5", "MREN", 2)].train["epochs"] == 3000
+    assert by_row[("table5", "MREN", 2)].train.epochs == 3000
     assert by_row[("table5", "Bicubic", 4)].mode == "evaluate" and by_row[("table5", "Bicubic", 4)].weights is None
     assert all(by_row[("table6", row, 2)].mode == "complexity" for row in ("IMDN", "MREN", "MREN-L"))
     assert by_row[("table6", "MREN", 2)].eval_sets == ()

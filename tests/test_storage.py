@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, storage
+from harness import cli
+
+from harness.experiment import storage
 from harness.errors import UserError
-from harness.run_trial import check_data_root
-from harness.spec import load_spec
-from harness.trial import RunSettings, resolve_trials
+from harness.experiment.run_trial import check_data_root
+from harness.experiment.spec import load_spec
+from harness.experiment.trial import RunSettings, resolve_trials
 
 
 def test_a_folder_location_is_the_training_folder_itself(tmp_path: Path) -> None:

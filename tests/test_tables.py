@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from harness import records
 from harness.errors import UserError
-from harness.paper import load_paper
-from harness.tables import build_tables, load_records, long_form, reproduction_findings
+from harness.reporting.paper import load_paper
+from harness.reporting.findings import reproduction_findings
+from harness.records import load_records
+from harness.reporting.tables import build_tables, long_form
 
 CONVENTIONS = {
     "y_channel": "BT.601 as MATLAB rgb2ycbcr, Y = 16 + (65.481 R + 128.553 G + 24.966 B)/255, not rounded",
@@ -26,24 +29,37 @@ CONVENTIONS = {
 }
 
 
-def write_record(results: Path, trial_id: str, *, model: str = "mren", scale: int = 4, seed: int = 0,
+IDS: dict[str, str] = {}  # handle given to write_record -> the trial id its config hashes to
+
+
+def tid(handle: str) -> str:
+    """The trial id of the record written under `handle`."""
+    return IDS[handle]
+
+
+def write_record(results: Path, handle: str, *, model: str = "mren", scale: int = 4, seed: int = 0,
                  feeds: list[tuple[str, str]] = (), metrics: dict[str, tuple[float, float]] | None = None,
                  params: int | None = 298000, macs: int | None = 23_800_000_000, model_config: dict | None = None,
                  profile: str | None = "smoke", weights: str | None = None, iterations: int = 60,
                  visuals: dict | None = None, mode: str | None = None) -> dict:
+    """A synthetic record, valid under harness/records.py and named by its real trial id; `handle` finds it again
+    (tid). Handles of one test must name different configs."""
     metrics = {"Set5": (32.0, 0.89)} if metrics is None else metrics
     mode = mode or ("evaluate" if weights else "train")
     trains = mode == "train"
+    config = {"model": model, "model_config": {"scale": scale, **(model_config or {})}, "scale": scale,
+              "mode": mode, "profile": profile if trains else None,
+              "train": {"iterations": iterations} if trains else None,
+              "weights": weights, "eval_sets": list(metrics), "seed": seed, "input_digests": {}}
+    trial_id = records.trial_id(config)
+    IDS[handle] = trial_id
     record = {
         "schema_version": 1,
         "trial_id": trial_id,
         "status": "done",
-        "config": {"model": model, "model_config": {"scale": scale, **(model_config or {})}, "scale": scale,
-                   "mode": mode, "profile": profile if trains else None,
-                   "train": {"iterations": iterations} if trains else None,
-                   "weights": weights, "eval_sets": list(metrics), "seed": seed},
+        "config": config,
         "feeds": [{"table": table, "row": row} for table, row in feeds],
-        "metrics": {name: {"dataset": name, "scale": scale, "psnr_y": psnr, "ssim_y": ssim,
+        "metrics": {name: {"dataset": name, "scale": scale, "protocol": "common", "psnr_y": psnr, "ssim_y": ssim,
                            "images": [{"name": "baby", "psnr_y": psnr, "ssim_y": ssim}],
                            "conventions": {**CONVENTIONS, "crop_border": scale}}
                     for name, (psnr, ssim) in metrics.items()},
@@ -54,18 +70,15 @@ def write_record(results: Path, trial_id: str, *, model: str = "mren", scale: in
         "training": None if not trains else {
             "iterations": iterations, "seconds": 12.3, "resumed_from_iteration": None,
             "curve": [[step, 0.1 * math.exp(-step / 40) + 0.02 * seed] for step in range(10, iterations + 1, 10)]},
+        "visuals": visuals or {},
         "seconds": 20.5,
-        "environment": {"device": "cpu", "device_name": "Test CPU", "torch_threads": 1, "cuda": None,
-                        "python": "3.11.7", "platform": "Linux", "hostname": "test", "torch": "2.13.0",
-                        "libraries": {"torch": "2.13.0", "numpy": "2.4.6"}, "git_commit": "abc1234",
-                        "git_dirty": False},
+        "environment": {"device": "cpu", "device_name": "Test CPU", "torch_threads": 1, "cpu_capability": "AVX512",
+                        "kernel_overrides": {}, "cuda": None, "python": "3.11.7", "platform": "Linux",
+                        "hostname": "test", "libraries": {"torch": "2.13.0", "numpy": "2.4.6"}, "torch": "2.13.0",
+                        "git_commit": "abc1234", "git_dirty": False},
         "finished_at": f"2026-11-25T18:00:{seed:02d}+00:00",
     }
-    if visuals:
-        record["visuals"] = visuals
-    path = results / "trials" / f"{trial_id}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2))
+    records.write_record(results, records.TrialRecord.model_validate(record))
     return record
 
 
@@ -176,7 +189,7 @@ def test_table5_scale_comes_from_the_record(results: Path) -> None:
     assert table6.frame.loc["MREN", ("Flops", "paper")] == 23.8e9
     assert table6.frame.loc["MREN", ("Flops", "reproduced")] == 60e9  # from the complexity-only trial
     assert table6.frame.loc["MREN", ("PSNR(Set14)", "reproduced")] == pytest.approx(33.50)  # from Table 5 ×2
-    assert table6.rows.loc["MREN", "trials"] == ["mren2macs", "mren2"]
+    assert table6.rows.loc["MREN", "trials"] == [tid("mren2macs"), tid("mren2")]
     assert table6.rows.loc["IMDN", "status"] == "not run"
 
 
@@ -191,7 +204,7 @@ def test_longest_trained_group_is_shown(results: Path) -> None:
 def test_findings_say_what_does_not_reproduce(results: Path) -> None:
     findings = reproduction_findings(build_tables(load_paper(), load_records(results)))
     mismatches = {finding.title.split(":")[0]: finding for finding in findings if finding.severity == "mismatch"}
-    assert "6 PSNR(Set5): reproduced 32.12 ±0.03, paper 32.24 (-0.12; mren ×4, profile smoke, 2 seeds)" in \
+    assert "6 PSNR(Set5): reproduced 32.12 ±0.03, paper 32.24 (-0.12; mren x4 smoke, 2 seeds)" in \
         mismatches["Table 1"].items
     assert not any(finding.rule == "reproduces" and "Table 5" in finding.title for finding in findings)
     assert len(long_form(build_tables(load_paper(), load_records(results)))) > 500
@@ -205,10 +218,37 @@ def test_bad_records_are_user_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="broken.json"):
         load_records(tmp_path)
     (tmp_path / "trials" / "broken.json").write_text(json.dumps({"schema_version": 1, "trial_id": "x"}))
-    with pytest.raises(UserError, match="malformed at status"):
+    with pytest.raises(UserError, match=r"broken.json \(version 1\) is malformed at status"):
         load_records(tmp_path)
     (tmp_path / "trials" / "broken.json").write_text(json.dumps({"schema_version": 99}))
-    with pytest.raises(UserError, match="schema_version 99"):
+    with pytest.raises(UserError, match="broken.json has format version 99; this harness reads version 1"):
+        load_records(tmp_path)
+    (tmp_path / "trials" / "broken.json").unlink()
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (lambda record: record["config"].update(seed=7), "config hash"),  # edited by hand: the id no longer fits
+    (lambda record: record.update(trial_id="0123456789ab"), "trial_id 0123456789ab"),
+    (lambda record: record.update(extra_field=1), "malformed at extra_field"),  # a newer harness's, same version
+    (lambda record: record.pop("environment"), "malformed at environment"),  # no silent default
+    (lambda record: record.update(status="running"), "malformed at status"),
+])
+def test_a_record_must_agree_with_itself(tmp_path: Path, spoil, message: str) -> None:
+    record = write_record(tmp_path, "one")
+    spoil(record)
+    path = tmp_path / "trials" / f"{tid('one')}.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(UserError, match=message) as error:
+        load_records(tmp_path)
+    assert path.name in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_record_under_another_name_is_refused(tmp_path: Path) -> None:
+    write_record(tmp_path, "one")
+    original = tmp_path / "trials" / f"{tid('one')}.json"
+    copy = original.with_name("0123456789ab.json")  # a copy, say, kept beside the original
+    copy.write_text(original.read_text())
+    with pytest.raises(UserError, match="0123456789ab.json does not agree with itself: file name 0123456789ab"):
         load_records(tmp_path)
 
 
@@ -228,13 +268,13 @@ def test_table5_cells_say_which_protocol_reproduces(tmp_path: Path) -> None:
     record = write_record(results, "idn2", model="idn", scale=2, weights="IDN_x2.caffemodel",
                           feeds=[("table5", "IDN")], params=552_769,
                           metrics={"Set5": (37.8398, 0.96008), "Set14": (33.30, 0.9150)})
-    # the authors' protocol rides along in each evaluation, as harness/evaluate.py writes it
+    # the authors' protocol rides along in each evaluation, as harness/evaluation/evaluate.py writes it
     authors = {"Set5": (37.8273, 0.95998), "Set14": (33.20, 0.9140)}
     for name, (psnr, ssim) in authors.items():
         evaluation = record["metrics"][name]
         evaluation["protocol"] = "common"
         evaluation["protocols"] = {"idn-test": {**evaluation, "protocol": "idn-test", "psnr_y": psnr, "ssim_y": ssim}}
-    (results / "trials" / "idn2.json").write_text(json.dumps(record))
+    (results / "trials" / f"{tid('idn2')}.json").write_text(json.dumps(record))
     tables = build_tables(load_paper(), load_records(results))
     table5 = tables["table5"]
     cell = table5.frame.loc[(2, "IDN"), "PSNR(Set5)"]

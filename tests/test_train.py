@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from harness import models
+from harness import registry
 from harness.data.benchmark import open_benchmark
 from harness.data.bundled import BUNDLED_EVAL, BUNDLED_TRAIN, load_bundled
 from harness.data.training import TrainingPair, TrainingPatches, bundled_training_data, div2k_training_data
 from harness.data.images import write_png
 from harness.errors import UserError
-from harness.evaluate import evaluate
-from harness.imresize import imresize_uint8
-from harness.profiles import PROFILES, TrainSettings, training_settings
-from harness.train import FINAL, LAST, seed_everything, train
+from harness.evaluation.evaluate import evaluate
+from harness.data.matlab import imresize_uint8
+from harness.training.profiles import PROFILES, TrainSettings, training_settings
+from harness.training.loop import FINAL, LAST, seed_everything, train
 
 CPU = torch.device("cpu")
 
@@ -41,7 +41,7 @@ def tiny_settings(iterations: int = 8, **changes) -> TrainSettings:
 
 def build_mren(scale: int, seed: int) -> torch.nn.Module:
     seed_everything(seed)
-    return models.build_model("mren", models.make_config("mren", scale))
+    return registry.build_model("mren", registry.make_config("mren", scale))
 
 
 @pytest.fixture(scope="module")
@@ -272,7 +272,7 @@ def test_smoke_trained_mren_x2_beats_bicubic_on_set5(bundled_x2: TrainingPatches
     model, summary = _run(bundled_x2, settings, tmp_path)
     assert summary.iterations == settings.iterations and summary.curve[-1][1] < summary.curve[0][1]
     trained = evaluate(model, set5).psnr_y
-    bicubic = evaluate(models.build_model("bicubic", models.make_config("bicubic", 2)), set5).psnr_y
+    bicubic = evaluate(registry.build_model("bicubic", registry.make_config("bicubic", 2)), set5).psnr_y
     print(f"Set5 x2 PSNR-Y: MREN untrained {untrained:.3f} dB, after the smoke budget {trained:.3f} dB, "
           f"MATLAB bicubic {bicubic:.3f} dB")
     # MREN adds its own (PyTorch) bicubic upsampling of the input, so the margin over bicubic is small even when

@@ -3,11 +3,11 @@
 import argparse
 from pathlib import Path
 
-from harness.check import (Tolerances, compare, environment_differences, format_drifts, load_reference, made_with,
+from harness.reporting.check import (Tolerances, compare, environment_differences, format_drifts, load_reference, made_with,
                            reference_from_records, write_reference)
 from harness.errors import UserError
 from harness.records import TRIALS_DIR
-from harness.tables import TrialRecord, load_records
+from harness.records import TrialRecord, load_records
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.atomic import write_json_atomic
-from harness.complexity import MacCount, count_macs, count_params
+from harness.evaluation.complexity import MacCount, count_macs, count_params
+from harness.commands.options import parse_overrides
+from harness.conventions import PAPER_MACS_INPUT, MacsInput
 from harness.errors import UserError
-from harness.models import build_model, make_config
+from harness.registry import build_model, make_config
 
-DEFAULT_HR_SIZE = (720, 1280)  # (height, width): the 1280x720 output that the MREN paper's Table 6 assumes
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -40,14 +41,14 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as error:  # the config's own validation, e.g. an unsupported scale
         raise UserError(f"model {args.model!r}: {error}") from error
     if args.hr_size is None:
-        hr_height, hr_width = DEFAULT_HR_SIZE
+        macs_input = PAPER_MACS_INPUT
     else:
-        hr_height, hr_width = parse_size(args.hr_size)
-        if hr_height % args.scale or hr_width % args.scale:
+        macs_input = MacsInput(*parse_size(args.hr_size))
+        if macs_input.hr_height % args.scale or macs_input.hr_width % args.scale:
             raise UserError(f"--hr-size {args.hr_size} is not divisible by the scale {args.scale}")
-    lr_height, lr_width = hr_height // args.scale, hr_width // args.scale
+    lr_height, lr_width = macs_input.lr_size(args.scale)
     if lr_height < 1 or lr_width < 1:
-        raise UserError(f"--hr-size {hr_height}x{hr_width} leaves no LR pixel at x{args.scale}")
+        raise UserError(f"--hr-size {args.hr_size} leaves no LR pixel at x{args.scale}")
 
     model = build_model(args.model, config)
     params = count_params(model)
@@ -58,10 +59,8 @@ def main(args: argparse.Namespace) -> int:
         "model_config": dataclasses.asdict(config),
         "params": params,
         "macs": count.macs,
-        "hr_size": {"height": hr_height, "width": hr_width},
-        "lr_size": {"height": lr_height, "width": lr_width},
-        "sr_size": {"height": lr_height * args.scale, "width": lr_width * args.scale},
-        "unsupported_ops": count.unsupported,
+        "macs_input": macs_input.to_json(args.scale),  # as in trial records (docs/records.md)
+        "macs_unsupported": count.unsupported,
         "conventions": {
             "macs": "fvcore FlopCountAnalysis total: one fused multiply-add counts one; biases and the operators "
                     "in unsupported_ops are not counted",
@@ -77,16 +76,6 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, separator, value = item.partition("=")
-        if not separator or not key:
-            raise UserError(f"--set {item!r} is not KEY=VALUE")
-        overrides[key.strip()] = value
-    return overrides
-
-
 def parse_size(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
     if not match or int(match[1]) < 1 or int(match[2]) < 1:
@@ -95,13 +84,14 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def describe(model_name: str, params: int, count: MacCount, record: dict[str, Any]) -> str:
-    hr, lr, sr = record["hr_size"], record["lr_size"], record["sr_size"]
+    size = record["macs_input"]
+    scale = record["scale"]
     lines = [
         f"model {model_name} x{record['scale']}  {json.dumps(record['model_config'])}",
         f"params {params:,} ({params / 1e3:.1f} K)",
         f"MACs {count.macs / 1e9:.2f} G  (fvcore: one multiply-add = 1; biases not counted)",
-        f"input LR {lr['width']}x{lr['height']} (WxH) = HR {hr['width']}x{hr['height']} // {record['scale']}, "
-        f"one image; output {sr['width']}x{sr['height']}",
+        f"input LR {size['lr_width']}x{size['lr_height']} (WxH) = HR {size['hr_width']}x{size['hr_height']} // {scale}, "
+        f"one image; output {size['lr_width'] * scale}x{size['lr_height'] * scale}",
     ]
     if count.unsupported:
         listed = ", ".join(f"{name.removeprefix('aten::')} x{calls}" for name, calls in count.unsupported.items())

@@ -8,19 +8,22 @@ from pathlib import Path
 
 import torch
 
-from harness import models, protocols
+from harness import registry
+
+from harness.evaluation import protocols
 from harness.atomic import write_json_atomic
-from harness.checkpoint import load_weights
-from harness.complexity import count_params
+from harness.evaluation.weights import load_weights
+from harness.evaluation.complexity import count_params
 from harness.data.benchmark import open_benchmark
+from harness.commands.options import parse_overrides
 from harness.errors import UserError
-from harness.evaluate import evaluate
+from harness.evaluation.evaluate import evaluate
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser = subparsers.add_parser(name, help="evaluate a model on a benchmark set",
                                    description=__doc__)
-    parser.add_argument("--model", required=True, help=f"model name ({', '.join(sorted(models.MODELS))})")
+    parser.add_argument("--model", required=True, help=f"model name ({', '.join(sorted(registry.MODELS))})")
     parser.add_argument("--weights", type=Path,
                         help="weights to load (.pth state dict, or released .mat / .caffemodel); required for learned "
                              "models")
@@ -36,20 +39,10 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--out", type=Path, help="write the result as JSON (written only when all succeeds)")
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, str]:
-    overrides = {}
-    for pair in pairs:
-        key, separator, value = pair.partition("=")
-        if not separator or not key:
-            raise UserError(f"--set takes KEY=VALUE, got {pair!r}")
-        overrides[key.strip()] = value.strip()
-    return overrides
-
-
 def main(args: argparse.Namespace) -> int:
-    config = models.make_config(args.model, args.scale, parse_overrides(args.overrides))
-    chosen = list(models.entry(args.model).protocols) if args.protocol == "all" else [args.protocol]
-    model = models.build_model(args.model, config)
+    config = registry.make_config(args.model, args.scale, parse_overrides(args.overrides))
+    chosen = list(registry.entry(args.model).protocols) if args.protocol == "all" else [args.protocol]
+    model = registry.build_model(args.model, config)
     params = count_params(model)
     if args.weights is not None:
         load_weights(model, args.weights, model_name=args.model, scale=args.scale)

@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from harness.report import build_report, write_report
+from harness.reporting.report import build_report, write_report
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:

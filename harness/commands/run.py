@@ -15,12 +15,15 @@ from pathlib import Path
 
 import torch
 
-from harness import records, storage
+from harness import records
+
+from harness.experiment import storage
 from harness.errors import UserError
-from harness.profiles import PROFILES
-from harness.scheduler import SchedulerOptions, describe_resources, run_grid, trial_resources
-from harness.spec import load_spec
-from harness.trial import RunSettings, Trial, input_problems, resolve_trials
+from harness.experiment.trial_records import add_feeds, is_done
+from harness.training.profiles import PROFILES
+from harness.experiment.scheduler import SchedulerOptions, describe_resources, run_grid, trial_resources
+from harness.experiment.spec import load_spec
+from harness.experiment.trial import RunSettings, Trial, input_problems, resolve_trials
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -68,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
     spec_trials = load_spec(args.spec)
     trials = resolve_trials(spec_trials, settings)
     problems = input_problems(trials, settings)
-    done = {trial.trial_id for trial in trials if records.is_done(settings.results_dir, trial)}
+    done = {trial.trial_id for trial in trials if is_done(settings.results_dir, trial)}
     merged = len(spec_trials) - len(trials)
     print(f"{args.spec}: {len(trials)} trial{'s' if len(trials) != 1 else ''} "
           f"({len(spec_trials)} requested, {merged} merged as duplicates), profile {args.profile}, "
@@ -85,7 +88,7 @@ def main(args: argparse.Namespace) -> int:
     for problem in problems:  # on a cluster the nodes need the data, not this machine: each trial checks it there
         print(f"note: on this machine, {problem}; the nodes of the cluster must have it")
 
-    updated = sum(records.add_feeds(settings.results_dir, trial) for trial in trials if trial.trial_id in done)
+    updated = sum(add_feeds(settings.results_dir, trial) for trial in trials if trial.trial_id in done)
     if updated:
         print(f"added this spec's table rows to {updated} existing record{'s' if updated != 1 else ''}")
     to_run = [trial for trial in trials if args.force or trial.trial_id not in done]

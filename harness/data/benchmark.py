@@ -15,8 +15,8 @@ import numpy as np
 
 from harness.data.images import IMAGE_SUFFIXES, crop_to_multiple, list_images, read_rgb
 from harness.errors import UserError
-from harness.imresize import imresize_uint8
-from harness.metrics import SSIM_WINDOW
+from harness.data.matlab import imresize_uint8
+from harness.evaluation.metrics import SSIM_WINDOW
 
 GENERATED_LR = "MATLAB-exact bicubic imresize of the HR (uint8, antialiased)"
 

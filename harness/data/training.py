@@ -25,8 +25,8 @@ from harness.atomic import atomic_path
 from harness.data.bundled import BUNDLED_TRAIN, load_bundled
 from harness.data.images import crop_to_multiple, list_images, read_rgb
 from harness.errors import UserError
-from harness.imresize import imresize_uint8
-from harness.profiles import TrainSettings
+from harness.data.matlab import imresize_uint8
+from harness.training.profiles import TrainSettings
 
 SampleKey = tuple[int, int]  # (seed, sample number)
 

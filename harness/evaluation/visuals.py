@@ -15,8 +15,8 @@ from torch import nn
 
 from harness.data.benchmark import BenchmarkSet
 from harness.data.images import png_bytes
-from harness.evaluate import super_resolve
-from harness.metrics import rgb_to_y
+from harness.evaluation.evaluate import super_resolve
+from harness.evaluation.metrics import rgb_to_y
 
 CROP_SIZE = 64
 CROP_STRIDE = 16

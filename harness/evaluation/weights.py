@@ -2,7 +2,7 @@
 
 Files are read with `torch.load(weights_only=True)`: tensors and plain containers only, so a checkpoint carrying a
 pickled callable is refused and never executed. MATLAB `.mat` and Caffe `.caffemodel` files released by other
-authors are converted to state dicts by `harness/released.py` (no unpickling there either).
+authors are converted to state dicts by `harness/evaluation/released.py` (no unpickling there either).
 """
 
 import pickle
@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from harness import released
+from harness.evaluation import released
 from harness.errors import UserError
 
 NESTING_KEYS = ("state_dict", "params", "model")  # wrappers used by common training code around the state dict

@@ -1,7 +1,8 @@
-"""Ray glue, and the only module that imports Ray: run trials as Ray tasks, retry failures, show progress.
+"""Ray glue (with harness/experiment/ray_session.py, the only code that imports Ray): run trials as Ray tasks, retry
+failures, show progress.
 
 Ray only places tasks. Which trials are done, and where an interrupted one resumes, is decided by the harness's own
-records and checkpoints (harness/records.py, harness/storage.py), never by Ray state. Nothing here assumes that the
+records and checkpoints (harness/records.py, harness/experiment/storage.py), never by Ray state. Nothing here assumes that the
 driver and the workers share a filesystem:
 - the code reaches workers through the job's runtime environment (`py_modules`: harness, mren, baselines);
 - a task returns its whole result (record and visual crops) or its exception; the driver alone writes records, and
@@ -9,9 +10,8 @@ driver and the workers share a filesystem:
 - live progress goes through a small actor on the driver's node, never through files;
 - checkpoints go to the storage location (`--storage`), which is the results folder's `checkpoints/` on a local run.
 
-Without `--address` a private local Ray is started for the run, listening on the loopback interface only, with its
-own temporary folder and ports (a driver killed with SIGKILL may leave processes of its own Ray behind; they never
-collide with a new one), and shut down at the end, on failure and on Ctrl-C.
+The Ray session (a cluster at `--address`, or a private local Ray) comes from harness/experiment/ray_session.py and
+is shut down at the end, on failure and on Ctrl-C.
 
 This module imports neither torch nor the rest of the harness at the top: a worker imports it to run a task, and a
 worker whose Python lacks the harness's dependencies must fail with one clear line.
@@ -20,15 +20,12 @@ worker whose Python lacks the harness's dependencies must fail with one clear li
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
-import os
 import pickle
 import shutil
 import signal
 import socket
 import sys
-import tempfile
 import time
 import traceback
 from collections import deque
@@ -39,20 +36,16 @@ from typing import TYPE_CHECKING, Any
 
 from harness.atomic import write_text_atomic
 from harness.errors import UserError
-from harness.profiles import cpu_kernel_environment
-from harness.storage import is_uri
+from harness.experiment import ray_session
+from harness.training.profiles import cpu_kernel_environment
+from harness.experiment.storage import is_uri
 
 if TYPE_CHECKING:
-    from harness.run_trial import TrialResult
-    from harness.trial import RunSettings, Trial
+    from harness.experiment.run_trial import TrialResult
+    from harness.experiment.trial import RunSettings, Trial
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-PACKAGES = ("harness", "mren", "baselines")  # shipped to every worker through the runtime environment
 FAILURES_DIR = "failures"  # <results>/failures/<trial_id>.txt: the traceback of a trial's last failed attempt
 POLL_SECONDS = 1.0
-CONNECT_TIMEOUT_SECONDS = 5.0
-TEMP_PARENT = "/tmp"
-TEMP_PREFIX = "mren-ray-"  # + "<driver pid>-<random>": the local Ray's own folder (sessions, sockets, logs)
 
 
 @dataclass(frozen=True)
@@ -87,12 +80,13 @@ class WorkerEnvironmentError(RuntimeError):
 def run_grid(trials: list[Trial], settings: RunSettings, options: SchedulerOptions) -> GridOutcome:
     """Run `trials` (none of them done) as Ray tasks; Ctrl-C cancels the running ones and re-raises."""
     started = time.perf_counter()
-    ray = _import_ray(loopback=options.address is None or _is_loopback(options.address))
+    ray = ray_session.import_ray(loopback=options.address is None or ray_session.is_loopback(options.address))
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     temp_dir = None
     driver = None
     try:
-        temp_dir = _start_ray(ray, options, cpu_kernel_environment(settings.profile))
+        temp_dir = ray_session.start_ray(ray, address=options.address, num_cpus=options.num_cpus,
+                                           env_vars=cpu_kernel_environment(settings.profile))
         driver = _Driver(ray, trials, settings, options)
         driver.run()
     except KeyboardInterrupt:
@@ -111,106 +105,6 @@ def run_grid(trials: list[Trial], settings: RunSettings, options: SchedulerOptio
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def _import_ray(*, loopback: bool) -> ModuleType:
-    if loopback and "ray" not in sys.modules:
-        # Read once, when Ray is imported, and inherited by every Ray process started from here: without it Ray
-        # replaces a loopback address by the machine's network address (so a local Ray's servers listen on all
-        # interfaces, and a driver cannot reach a cluster bound to loopback). With it, everything stays on 127.0.0.1.
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    import ray
-    return ray
-
-
-def _is_loopback(address: str) -> bool:
-    host = address.removeprefix("ray://").rsplit(":", 1)[0].strip("[]")
-    return host in ("127.0.0.1", "localhost", "::1")
-
-
-def _check_reachable(address: str) -> None:
-    """Fail in seconds on a wrong address: Ray itself retries an unreachable cluster for minutes."""
-    host, separator, port = address.removeprefix("ray://").rpartition(":")
-    if not separator or not port.isdigit():
-        return  # "auto" and other forms Ray resolves itself
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_SECONDS).close()
-    except OSError as error:
-        raise UserError(f"cannot reach the Ray cluster at {address} ({error})") from None
-
-
-def runtime_env(env_vars: dict[str, str] | None = None) -> dict[str, Any]:
-    """The job's runtime environment: this checkout's packages, uploaded to the cluster and put on every worker's
-    path, and `env_vars` set in every worker before it starts. Nothing of the driver's filesystem is needed on a
-    worker; its Python must have the dependencies."""
-    environment: dict[str, Any] = {"py_modules": [str(REPOSITORY / package) for package in PACKAGES],
-                                   "excludes": ["__pycache__/", "*.pyc"]}
-    if env_vars:
-        environment["env_vars"] = dict(env_vars)
-    return environment
-
-
-def _start_ray(ray: ModuleType, options: SchedulerOptions, env_vars: dict[str, str]) -> Path | None:
-    """Connect to `options.address`, or start a private local Ray; the local Ray's temporary folder is returned."""
-    common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
-              "runtime_env": runtime_env(env_vars)}
-    if options.address is not None:
-        _check_reachable(options.address)
-        try:
-            ray.init(address=options.address, **common)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            raise UserError(f"cannot connect to the Ray cluster at {options.address} ({error}; a cluster with token "
-                            "authentication needs RAY_AUTH_MODE=token and its token)") from None
-        return None
-    import torch
-
-    _remove_stale_temp_dirs()
-    # A short path: Ray's unix sockets live under it and socket paths are limited to about 100 characters.
-    temp_dir = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=TEMP_PARENT))
-    ray.init(address="local", num_cpus=options.num_cpus or os.cpu_count(), num_gpus=torch.cuda.device_count(),
-             _node_ip_address="127.0.0.1", _temp_dir=str(temp_dir), **common)
-    return temp_dir
-
-
-def _remove_stale_temp_dirs() -> None:
-    """Clean up after earlier runs whose driver is gone (killed with SIGKILL: nothing else leaves a folder behind):
-    end the Ray processes it left (Ray's agents outlive their raylet for a minute or so) and delete its folder."""
-    for folder in Path(TEMP_PARENT).glob(f"{TEMP_PREFIX}*-*"):
-        owner = folder.name.removeprefix(TEMP_PREFIX).split("-", 1)[0]
-        if owner.isdigit() and not _alive(int(owner)):
-            for pid in _ray_processes_in_group(int(owner)):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _ray_processes_in_group(group: int) -> list[int]:
-    """Ray processes in process group `group`: a driver started from a shell leads its own group, and every Ray
-    process it starts stays in it."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[2]) == group and b"ray" in command:
-            found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def trial_resources(options: SchedulerOptions, cluster_gpus: float) -> dict[str, float]:
@@ -246,8 +140,8 @@ def _trial_task(payload: bytes, board: Any, node_local: bool, fresh: bool) -> Tr
     try:
         import torch
 
-        from harness import storage
-        from harness.run_trial import run_trial
+        from harness.experiment import storage
+        from harness.experiment.run_trial import run_trial
         trial, settings = pickle.loads(payload)
     except ImportError as error:
         raise WorkerEnvironmentError(
@@ -346,22 +240,24 @@ class _Driver:
         except Exception as error:  # a task fails in many ways: its own exception, a crashed worker, a lost node
             self._failed(trial, attempt, error)
             return
-        self._stamp_code_version(result.record)
+        result = self._stamp_code_version(result)
         result.write(self.settings.results_dir)
         self.finished.append(result)
         self.bar.update(1)
-        node = result.record.get("environment", {}).get("hostname")
+        node = result.record.environment.hostname
         self._say(f"done   {trial.trial_id}  {trial.label}  [{trial.feeds_text}]  {result.seconds:.1f} s"
                   f"{f' on {node}' if node and self.options.address else ''}  {result.headline}")
 
-    def _stamp_code_version(self, record: dict[str, Any]) -> None:
+    def _stamp_code_version(self, result: TrialResult) -> TrialResult:
         """The code a worker ran is the driver's, shipped through Ray: record the driver's git state."""
-        from harness import records
+        from harness.experiment.environment import code_version
 
         if self.code_version is None:
-            self.code_version = records.code_version()
-        environment = record.setdefault("environment", {})
-        environment["git_commit"], environment["git_dirty"] = self.code_version
+            self.code_version = code_version()
+        commit, dirty = self.code_version
+        environment = result.record.environment.model_copy(update={"git_commit": commit, "git_dirty": dirty})
+        record = result.record.model_copy(update={"environment": environment})
+        return dataclasses.replace(result, record=record)
 
     def _failed(self, trial: Trial, attempt: int, error: BaseException) -> None:
         cause = getattr(error, "cause", None) or error  # RayTaskError wraps the task's own exception

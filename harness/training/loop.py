@@ -24,7 +24,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from harness.atomic import atomic_path
 from harness.errors import UserError
-from harness.profiles import TrainSettings
+from harness.records import Training
+from harness.training.profiles import TrainSettings
 
 CHECKPOINT_FORMAT = 1
 LAST = "last.pt"
@@ -40,11 +41,11 @@ class TrainingSummary:
     resumed_from_iteration: int | None  # the checkpoint's iteration, when this run started from one
     curve: tuple[tuple[int, float], ...]  # (iteration, mean L1 loss since the previous point)
 
-    def as_record(self) -> dict[str, Any]:
+    def as_record(self) -> Training:
         """The `training` entry of a trial record (docs/records.md)."""
-        return {"iterations": self.iterations, "seconds": round(self.seconds, 3),
-                "resumed_from_iteration": self.resumed_from_iteration,
-                "curve": [[iteration, loss] for iteration, loss in self.curve]}
+        return Training(iterations=self.iterations, seconds=round(self.seconds, 3),
+                        resumed_from_iteration=self.resumed_from_iteration,
+                        curve=[(iteration, loss) for iteration, loss in self.curve])
 
 
 def seed_everything(seed: int) -> None:

@@ -1,8 +1,8 @@
 """Run one trial end to end, in this process: build, train or load weights, evaluate, count, crop, record.
 
-Knows nothing of Ray (harness/scheduler.py runs this in Ray tasks), and writes nothing into the results folder: the
+Knows nothing of Ray (harness/experiment/scheduler.py runs this in Ray tasks), and writes nothing into the results folder: the
 record and the files it names come back in the TrialResult, for the caller to write (harness/records.py
-write_record). A trial interrupted during training resumes from `<storage>/<trial_id>/last.pt` (harness/storage.py;
+write_record). A trial interrupted during training resumes from `<storage>/<trial_id>/last.pt` (harness/experiment/storage.py;
 the default storage is `<results>/checkpoints`).
 """
 
@@ -16,23 +16,22 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from harness import models, records, storage
-from harness.checkpoint import load_weights
-from harness.complexity import MacCount, count_macs, count_params
+from harness import records, registry
+from harness.records import Evaluation, Training, TrialRecord, Visual
+from harness.experiment.environment import environment
+from harness.experiment.trial_records import build_record
+from harness.conventions import PAPER_MACS_INPUT
+from harness.experiment import storage
+from harness.evaluation.weights import load_weights
+from harness.evaluation.complexity import MacCount, count_macs, count_params
 from harness.data.benchmark import BenchmarkSet, benchmark_from_images, open_benchmark
 from harness.data.bundled import BUNDLED_EVAL, load_bundled
 from harness.data.training import training_data
 from harness.errors import UserError
-from harness.evaluate import evaluate
-from harness.profiles import TrainSettings
-from harness.train import seed_everything, train
-from harness.trial import BUNDLED_SET, RunSettings, Trial
-from harness.visuals import visual_crops
-
-# MACs are counted for one 1280x720 (width x height) HR output, the convention of the lightweight-SR literature
-# (IMDN); the LR input is that size divided by the scale, rounded down.
-MACS_HR_WIDTH = 1280
-MACS_HR_HEIGHT = 720
+from harness.evaluation.evaluate import evaluate
+from harness.training.loop import seed_everything, train
+from harness.experiment.trial import BUNDLED_SET, RunSettings, Trial
+from harness.evaluation.visuals import visual_crops
 
 Progress = Callable[[str], None]  # receives a short status: "train 120/600 loss 0.0312", "eval Set5", ...
 
@@ -40,7 +39,7 @@ Progress = Callable[[str], None]  # receives a short status: "train 120/600 loss
 @dataclass(frozen=True)
 class TrialResult:
     trial_id: str
-    record: dict[str, Any]  # the trial record (docs/records.md)
+    record: TrialRecord
     files: dict[str, bytes]  # files the record names, by path relative to the results folder (visual crops)
     seconds: float  # wall time of the whole trial in this run
     headline: str  # e.g. "Set5 31.20 dB / 0.8812, 298,000 params"
@@ -57,10 +56,9 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
     config = trial.config
     check_data_root(trial, settings)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    overrides = {name: value for name, value in config.model_config.items() if name != "scale"}
-    model_config = models.make_config(config.model, config.scale, overrides)
+    model_config = config.model_config
     seed_everything(config.seed)  # before building: the initial weights come from this seed
-    model = models.build_model(config.model, model_config)
+    model = registry.build_model(config.model, model_config)
 
     training = None
     if config.mode == "train":
@@ -69,28 +67,28 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
         load_weights(model, settings.weights_file(config.weights), model_name=config.model, scale=config.scale)
     model.to(device).eval()
 
-    metrics: dict[str, Any] = {}
-    visuals: dict[str, Any] = {}
+    metrics: dict[str, Evaluation] = {}
+    visuals: dict[str, Visual] = {}
     files: dict[str, bytes] = {}
     for name in config.eval_sets:
         report(f"eval {name}")
         benchmark = load_eval_set(name, config.scale, settings)
         # every protocol registered for the model: the first gives psnr_y/ssim_y, the others ride along
-        metrics[name] = evaluate(model, benchmark, device=device, protocols=models.entry(config.model).protocols,
-                                 label=f"trial {trial.trial_id} ({trial.label})").to_json()
-        visuals[name], crops = visual_crops(model, benchmark, trial_id=trial.trial_id, device=device)
+        score = evaluate(model, benchmark, device=device, protocols=registry.entry(config.model).protocols,
+                         label=f"trial {trial.trial_id} ({trial.label})")
+        metrics[name] = Evaluation.model_validate(score.to_json())
+        visual, crops = visual_crops(model, benchmark, trial_id=trial.trial_id, device=device)
+        visuals[name] = Visual.model_validate(visual)
         files.update(crops)
 
     report("macs")
-    lr_height, lr_width = MACS_HR_HEIGHT // config.scale, MACS_HR_WIDTH // config.scale
-    mac_count = _count_macs(config.model, model_config, lr_height, lr_width)
+    mac_count = _count_macs(config.model, model_config, *PAPER_MACS_INPUT.lr_size(config.scale))
     params = count_params(model)
-    macs_input = {"hr_height": MACS_HR_HEIGHT, "hr_width": MACS_HR_WIDTH, "lr_height": lr_height,
-                  "lr_width": lr_width}
+    macs_input = PAPER_MACS_INPUT.to_json(config.scale)
     seconds = time.perf_counter() - started
-    record = records.build_record(trial, metrics=metrics, params=params, macs=mac_count.macs, macs_input=macs_input,
-                                  macs_unsupported=mac_count.unsupported, training=training, visuals=visuals,
-                                  environment=records.environment(device), seconds=seconds)
+    record = build_record(trial, metrics=metrics, params=params, macs=mac_count.macs, macs_input=macs_input,
+                          macs_unsupported=mac_count.unsupported, training=training, visuals=visuals,
+                          environment=environment(device), seconds=seconds)
     return TrialResult(trial.trial_id, record, files, seconds, _headline(metrics, params))
 
 
@@ -98,14 +96,14 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
 def _count_macs(model_name: str, model_config: Any, lr_height: int, lr_width: int) -> MacCount:
     """MACs of a fresh float32 copy of the architecture: they depend on the architecture and input size alone, and a
     worker that runs several trials of one architecture (Table 2's eleven) traces it once."""
-    return count_macs(models.build_model(model_name, model_config), lr_height, lr_width)
+    return count_macs(registry.build_model(model_name, model_config), lr_height, lr_width)
 
 
 def check_data_root(trial: Trial, settings: RunSettings) -> None:
     """Fail first, in one line naming this node, when the data root the trial needs is not here."""
     config = trial.config
     needs = [name for name in config.eval_sets if name != BUNDLED_SET]
-    if config.train is not None and config.train.get("data") == "div2k":
+    if config.train is not None and config.train.data == "div2k":
         needs.append("DIV2K")
     if not needs or settings.data_root is None:
         return  # nothing needed, or no data root at all (input_problems tells the driver before a run)
@@ -116,9 +114,9 @@ def check_data_root(trial: Trial, settings: RunSettings) -> None:
 
 
 def _train(model: nn.Module, trial: Trial, settings: RunSettings, device: torch.device,
-           report: Progress) -> dict[str, Any]:
+           report: Progress) -> Training:
     config = trial.config
-    train_settings = TrainSettings(**config.train)
+    train_settings = config.train
     report("load training data")
     data = training_data(train_settings, config.scale, data_root=settings.data_root,
                          cache_dir=settings.data_cache_dir)
@@ -140,6 +138,6 @@ def load_eval_set(name: str, scale: int, settings: RunSettings) -> BenchmarkSet:
     return open_benchmark(settings.data_root / name, scale)
 
 
-def _headline(metrics: dict[str, Any], params: int) -> str:
-    scores = [f"{name} {score['psnr_y']:.2f} dB / {score['ssim_y']:.4f}" for name, score in metrics.items()]
+def _headline(metrics: dict[str, Evaluation], params: int) -> str:
+    scores = [f"{name} {score.psnr_y:.2f} dB / {score.ssim_y:.4f}" for name, score in metrics.items()]
     return ", ".join([*scores, f"{params:,} params"])

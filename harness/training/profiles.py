@@ -38,7 +38,7 @@ PRECISIONS = ("float32", "float64")
 # moves 0.05 dB between AVX2 and SSE kernels even in float64). So smoke runs also pin the CPU kernels to one set that
 # computes the same bits on every x86-64 CPU with AVX2 (Intel since 2013, AMD since 2015): ATen's AVX2 kernels, MKL's
 # conditional numerical reproducibility for AVX2 (STRICT: whatever the thread count), oneDNN capped at AVX2. They are
-# set in the environment of the processes that run trials, before torch starts (harness/scheduler.py).
+# set in the environment of the processes that run trials, before torch starts (harness/experiment/scheduler.py).
 REPRODUCIBLE_CPU_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from harness.errors import UserError
 
-FORMATS = {".mat", ".caffemodel"}  # read here; anything else is a PyTorch file (harness/checkpoint.py)
+FORMATS = {".mat", ".caffemodel"}  # read here; anything else is a PyTorch file (harness/evaluation/weights.py)
 
 
 # --- protobuf wire format --------------------------------------------------------------------------------------------

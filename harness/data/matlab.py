@@ -12,8 +12,8 @@ and returns, because MATLAB's result depends on it:
 import numpy as np
 import torch
 
+from baselines.matlab_bicubic import imresize as _imresize
 from baselines.matlab_bicubic import resize_taps
-from harness.imresize import imresize as _imresize
 
 _RGB_TO_YCBCR = np.array([
     [65.481, 128.553, 24.966],
@@ -98,3 +98,17 @@ def imresize_single(image: np.ndarray, scale: float) -> np.ndarray:
     out_width = int(np.ceil(image.shape[1] * scale))
     resized = _resize_dim_single(image, 0, out_height, scale)
     return _resize_dim_single(resized, 1, out_width, scale)
+
+
+def imresize_uint8(image: np.ndarray, scale: float) -> np.ndarray:
+    """MATLAB `imresize(image, scale)` on a uint8 HxW or HxWxC array, returning uint8."""
+    if image.dtype != np.uint8:
+        raise TypeError(f"expected a uint8 image, got {image.dtype}")
+    tensor = torch.from_numpy(np.array(image))
+    channels_last = tensor.ndim == 3
+    if channels_last:
+        tensor = tensor.permute(2, 0, 1)
+    resized = _imresize(tensor, scale, quantize_uint8=True)
+    if channels_last:
+        resized = resized.permute(1, 2, 0)
+    return resized.to(torch.uint8).numpy()

@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from harness.tables import ReproductionTable, TrialRecord, Visual  # noqa: E402
+from harness.records import TrialRecord, Visual  # noqa: E402
+from harness.reporting.tables import ReproductionTable  # noqa: E402
 
 plt.rcParams.update({
     "font.size": 9,

@@ -20,7 +20,7 @@ class Released:
     """Weights released by a model's authors: the file name (with `{scale}`), its format and its scales."""
 
     file: str  # e.g. "IDN_x{scale}.caffemodel"; in the weights folder (--weights-dir)
-    format: str  # a reader of harness/released.py: "pth", "srcnn-mat", "matconvnet", "caffemodel"
+    format: str  # a reader of harness/evaluation/released.py: "pth", "srcnn-mat", "matconvnet", "caffemodel"
     scales: tuple[int, ...] = (2, 3, 4)
 
     def file_for(self, scale: int) -> str:
@@ -32,7 +32,7 @@ class ModelEntry:
     config_type: type
     default_config: Callable[[int], Any]  # scale -> the registered default config at that scale
     build: Callable[[Any], nn.Module]
-    # Evaluation protocols (harness/protocols.py) this model is scored under; the first is the default.
+    # Evaluation protocols (harness/evaluation/protocols.py) this model is scored under; the first is the default.
     protocols: tuple[str, ...] = ("common",)
     released: Released | None = None
     label: str | None = None  # how tables name it when it is not the authors' model, e.g. "retrained (MREN recipe)"
@@ -89,6 +89,11 @@ def make_config(name: str, scale: int, overrides: Mapping[str, Any] | None = Non
         return dataclasses.replace(config, **values)
     except ValueError as error:
         raise UserError(f"model {name!r}: {error}") from error
+
+
+def default_config_json(name: str, scale: int) -> dict[str, Any]:
+    """The registered default config at `scale` as JSON, the form records hold (for labels naming what differs)."""
+    return dataclasses.asdict(entry(name).default_config(scale))
 
 
 def build_model(name: str, config: Any) -> nn.Module:

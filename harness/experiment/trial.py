@@ -6,21 +6,18 @@ table row that asked for it.
 """
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import models
 from harness.data.digest import content_digest
 from harness.errors import UserError
-from harness.profiles import training_settings
-from harness.spec import Feed, SpecTrial
+from harness.experiment.spec import Feed, SpecTrial
+from harness.records import trial_id, trial_label
+from harness.training.profiles import TrainSettings, training_settings
 
 BUNDLED_SET = "bundled"  # the held-out set of bundled images (harness/data/bundled.py BUNDLED_EVAL)
 SMOKE_EVAL = "Set5"  # smoke trials are scored on this set alone, when the data root has it
-TRIAL_ID_LENGTH = 12
 
 
 @dataclass(frozen=True)
@@ -31,7 +28,7 @@ class RunSettings:
     results_dir: Path
     data_root: Path | None = None
     weights_dir: Path | None = None
-    storage: str | None = None  # checkpoints: a folder or a URI (harness/storage.py); None: <results>/checkpoints
+    storage: str | None = None  # checkpoints: a folder or a URI (harness/experiment/storage.py); None: <results>/checkpoints
     cache_dir: Path | None = None  # decoded-data cache; None: <results>/cache
 
     @property
@@ -54,11 +51,11 @@ class TrialConfig:
     """Everything that decides a trial's result; its canonical JSON is hashed into the trial id."""
 
     model: str
-    model_config: dict[str, Any]  # the full model config, defaults included
+    model_config: Any  # the model's frozen config dataclass (harness/registry.py), defaults included
     scale: int
     mode: str  # "train" | "evaluate" | "complexity"
     profile: str | None  # training profile; None for trials that train nothing
-    train: dict[str, Any] | None  # resolved TrainSettings; None for trials that train nothing
+    train: TrainSettings | None  # None for trials that train nothing
     weights: str | None  # released weights file name, for evaluation-only trials
     eval_sets: tuple[str, ...]
     seed: int
@@ -67,19 +64,15 @@ class TrialConfig:
     input_digests: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"model": self.model, "model_config": self.model_config, "scale": self.scale, "mode": self.mode,
-                "profile": self.profile, "train": self.train, "weights": self.weights,
+        """The canonical JSON form: what is hashed into the trial id and written into the record."""
+        train = dataclasses.asdict(self.train) if self.train is not None else None
+        return {"model": self.model, "model_config": dataclasses.asdict(self.model_config), "scale": self.scale,
+                "mode": self.mode, "profile": self.profile, "train": train, "weights": self.weights,
                 "eval_sets": list(self.eval_sets), "seed": self.seed, "input_digests": self.input_digests}
 
     @property
     def trial_id(self) -> str:
         return trial_id(self.to_json())
-
-
-def trial_id(config_json: dict[str, Any]) -> str:
-    """First hex digits of the SHA-256 of the canonical JSON (sorted keys, no spaces) of a trial config."""
-    canonical = json.dumps(config_json, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:TRIAL_ID_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -90,19 +83,8 @@ class Trial:
 
     @property
     def label(self) -> str:
-        """The model and the settings that differ from the registered defaults, e.g. "mren x4 scacb=osa"."""
-        config = self.config
-        defaults = dataclasses.asdict(models.entry(config.model).default_config(config.scale))
-        varied = [f"{name}={value}" for name, value in config.model_config.items() if defaults.get(name) != value]
-        parts = [config.model, f"x{config.scale}"]
-        if config.mode != "train":
-            parts.append(config.mode)
-        parts.extend(varied)
-        if config.weights:
-            parts.append(config.weights)
-        if config.seed != 0:
-            parts.append(f"seed={config.seed}")
-        return " ".join(parts)
+        """e.g. "mren x4 scacb=osa" (harness/records.py trial_label)."""
+        return trial_label(self.config.to_json())
 
     @property
     def feeds_text(self) -> str:
@@ -125,11 +107,9 @@ def resolve_trials(spec_trials: list[SpecTrial], settings: RunSettings) -> list[
 
 def resolve_config(spec_trial: SpecTrial, settings: RunSettings) -> TrialConfig:
     trains = spec_trial.mode == "train"
-    train = None
-    if trains:
-        train = dataclasses.asdict(training_settings(settings.profile, epochs=spec_trial.epochs))
+    train = training_settings(settings.profile, epochs=spec_trial.epochs) if trains else None
     eval_sets = resolve_eval_sets(spec_trial, settings)
-    return TrialConfig(model=spec_trial.model, model_config=dataclasses.asdict(spec_trial.model_config),
+    return TrialConfig(model=spec_trial.model, model_config=spec_trial.model_config,
                        scale=spec_trial.scale, mode=spec_trial.mode, profile=settings.profile if trains else None,
                        train=train, weights=spec_trial.weights, eval_sets=eval_sets, seed=spec_trial.seed,
                        input_digests=_input_digests(eval_sets, spec_trial.weights, settings))
@@ -164,7 +144,7 @@ def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
     if root is not None and not root.is_dir():
         problems.append(f"data root {root} is not a folder")
     needed_sets = sorted({name for trial in trials for name in trial.config.eval_sets if name != BUNDLED_SET})
-    trains_on_div2k = any(trial.config.train is not None and trial.config.train["data"] == "div2k"
+    trains_on_div2k = any(trial.config.train is not None and trial.config.train.data == "div2k"
                           for trial in trials)
     if (needed_sets or trains_on_div2k) and root is None:
         problems.append(f"profile {settings.profile!r} needs a data root holding "

@@ -17,9 +17,9 @@ from torch import nn
 
 from harness.data.benchmark import ImagePair
 from harness.errors import UserError
-from harness.matlab import (imresize_double, imresize_single, modcrop, rgb2ycbcr_double, rgb2ycbcr_uint8, shave,
+from harness.data.matlab import (imresize_double, imresize_single, modcrop, rgb2ycbcr_double, rgb2ycbcr_uint8, shave,
                             to_uint8, ycbcr2rgb_double)
-from harness.metrics import CONVENTIONS, psnr, psnr_y, ssim, ssim_y
+from harness.evaluation.metrics import CONVENTIONS, psnr, psnr_y, ssim, ssim_y
 
 Scorer = Callable[[nn.Module, ImagePair, int, torch.device], tuple[float, float]]
 
@@ -61,14 +61,14 @@ def run_luma(model: nn.Module, y_lr: np.ndarray, y_up: np.ndarray, dtype: torch.
     def tensor(array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array)).to(device, dtype)[None, None]
 
-    from harness.evaluate import require_finite  # harness.evaluate imports this module
+    from harness.evaluation.evaluate import require_finite  # harness.evaluation.evaluate imports this module
     return require_finite(network.luma(tensor(y_lr), tensor(y_up))[0, 0].cpu().numpy())
 
 
 # --- common ---------------------------------------------------------------------------------------------------------
 
 def _score_common(model: nn.Module, pair: ImagePair, scale: int, device: torch.device) -> tuple[float, float]:
-    from harness.evaluate import super_resolve  # harness.evaluate imports this module
+    from harness.evaluation.evaluate import super_resolve  # harness.evaluation.evaluate imports this module
 
     sr = super_resolve(model, pair.lr, device)
     if sr.shape != pair.hr.shape:

@@ -7,9 +7,6 @@ docs/specs.md. Every problem is one `UserError` line naming the file, the key pa
 
 import dataclasses
 import itertools
-import re
-import reprlib
-import stat
 import string
 import types
 import typing
@@ -18,10 +15,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-import yaml
 
-from harness import models
+from harness import registry
 from harness.errors import UserError
+from harness.experiment.strict_yaml import read_yaml, short
 
 Mode = Literal["train", "evaluate", "complexity"]
 Scale = Literal[2, 3, 4]
@@ -35,11 +32,8 @@ TABLE_ROWS: dict[str, tuple[str, ...]] = {
     "table4": ("Distillation block", "Distillation block + Sigmoid", "Distillation block + jump connection", "DRACB"),
 }
 TRIAL_KEYS = ("model", "config", "scale", "mode", "epochs", "eval", "weights")
-# Bounds on what a spec may be or expand to: a typo (or a hostile file) gets a message naming the limit, not an hour
-# of silence or an exhausted machine. The paper's grid is 49 trials in a 5 KB file of depth 5.
-MAX_SPEC_BYTES = 1024 * 1024
-MAX_YAML_DEPTH = 32
-MAX_YAML_NODES = 100_000  # counted with repetition, so that YAML aliases cannot multiply a small file
+# Bounds on what a spec may expand to (the file's own limits are in strict_yaml.py). The paper's grid is 49 trials
+# in a 5 KB file of depth 5.
 MAX_TRIALS = 10_000
 MAX_TEXT = 200  # characters of a model name, row, weights file name or config string
 MAX_SEED = 2**63 - 1  # torch.manual_seed's largest
@@ -115,7 +109,7 @@ class SpecTrial:
     """One trial as the spec asks for it, before run settings (profile, data root) resolve its eval sets."""
 
     model: str
-    model_config: Any  # the registry's frozen config dataclass, validated by models.make_config
+    model_config: Any  # the registry's frozen config dataclass, validated by registry.make_config
     scale: int
     mode: Mode
     epochs: int | None  # None unless mode is "train"
@@ -170,84 +164,6 @@ def parse_spec_file(path: Path) -> SpecFile:
     return spec
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses duplicate keys, which plain YAML silently resolves to the last one."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                hash(key)
-            except TypeError:
-                raise yaml.constructor.ConstructorError(None, None, f"found unhashable key ({type(key).__name__})",
-                                                        key_node.start_mark) from None
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {_short(key)}",
-                                                        key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def read_yaml(path: Path) -> Any:
-    path = Path(path)
-    try:
-        status = path.stat()
-    except FileNotFoundError:
-        raise UserError(f"spec file {path} not found") from None
-    except OSError as error:
-        raise UserError(f"spec file {path} cannot be read ({error.strerror or error})") from None
-    if not stat.S_ISREG(status.st_mode):  # a FIFO would block the read forever
-        raise UserError(f"spec file {path} is not a regular file")
-    if status.st_size > MAX_SPEC_BYTES:
-        raise UserError(f"spec file {path} is {status.st_size:,} bytes, more than the limit of {MAX_SPEC_BYTES:,}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"spec file {path} cannot be read ({error})") from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no Python object tags
-    except RecursionError:
-        raise UserError(f"{path}: nested deeper than the limit of {MAX_YAML_DEPTH} levels") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-        problem = getattr(error, "problem", None) or str(error)
-        if "could not determine a constructor" in problem:
-            problem = f"YAML tag {_quoted_tag(problem)} is not allowed (specs are plain YAML: no Python objects)"
-        raise UserError(f"{where}: YAML error: {problem}") from None
-    _check_size(data, path)
-    return data
-
-
-def _check_size(data: Any, path: Path) -> None:
-    """Depth and node count within the limits, counting a node reached through several aliases each time."""
-    budget = [MAX_YAML_NODES]
-
-    def visit(node: Any, depth: int) -> None:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise UserError(f"{path}: more than the limit of {MAX_YAML_NODES:,} values (YAML aliases count each "
-                            "time they are used)")
-        if depth > MAX_YAML_DEPTH:
-            raise UserError(f"{path}: nested deeper than the limit of {MAX_YAML_DEPTH} levels")
-        children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-        for key, child in children:
-            if isinstance(node, dict) and not isinstance(key, (str, int, float, bool)) and key is not None:
-                raise UserError(f"{path}: a key must be a plain value, not a {type(key).__name__}")
-            visit(child, depth + 1)
-
-    visit(data, 0)
-
-
-def _quoted_tag(problem: str) -> str:
-    """The tag quoted in PyYAML's "could not determine a constructor for the tag '...'" message, as written."""
-    quoted = re.search(r"'([^']*)'", problem)
-    return (quoted.group(1) if quoted else "?").replace("tag:yaml.org,2002:", "!!")
-
-
 def _describe_validation_error(error: pydantic.ValidationError) -> str:
     problems = error.errors()
     first = problems[0]
@@ -258,16 +174,7 @@ def _describe_validation_error(error: pydantic.ValidationError) -> str:
         return f"{location}: unknown key; allowed here: {', '.join(allowed)}{more}"
     if first["type"] == "missing":
         return f"{location}: required key missing{more}"
-    return f"{location}: {first['msg']} (got {_short(first['input'])}){more}"
-
-
-_SHORT = reprlib.Repr()  # keyword arguments need Python 3.12
-_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 50, 50
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = _SHORT.repr(value)  # bounded: the full repr of a large value would be slow and unreadable
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return f"{location}: {first['msg']} (got {short(first['input'])}){more}"
 
 
 def _key_path(location: tuple[Any, ...]) -> str:
@@ -370,8 +277,8 @@ def _validate_trial(spec: SpecFile, settings: dict[str, _Setting], config: dict[
     model = value("model")
     if model is None:
         fail("model", "missing (set model in base, a variant or the grid)")
-    if model not in models.MODELS:
-        fail("model", f"unknown model {model!r}; known models: {', '.join(sorted(models.MODELS))}")
+    if model not in registry.MODELS:
+        fail("model", f"unknown model {model!r}; known models: {', '.join(sorted(registry.MODELS))}")
     scale = value("scale")
     if scale is None:
         fail("scale", "missing (set scale in base, a variant or the grid: 2, 3 or 4)")
@@ -410,14 +317,14 @@ def _validate_trial(spec: SpecFile, settings: dict[str, _Setting], config: dict[
 
 
 def _model_config(model: str, scale: int, config: dict[str, _Setting], file: str, variant_path: str) -> Any:
-    """models.make_config, with a failure traced back to the key that caused it."""
+    """registry.make_config, with a failure traced back to the key that caused it."""
     for name, setting in config.items():
         try:
-            models.make_config(model, scale, {name: setting.value}, from_text=False)
+            registry.make_config(model, scale, {name: setting.value}, from_text=False)
         except UserError as error:
             raise UserError(f"{file}: {setting.origin}: {error}") from None
     try:
-        return models.make_config(model, scale, {name: setting.value for name, setting in config.items()},
+        return registry.make_config(model, scale, {name: setting.value for name, setting in config.items()},
                                   from_text=False)
     except UserError as error:
         keys = ", ".join(setting.origin for setting in config.values()) or f"{variant_path}.config"
@@ -441,4 +348,4 @@ def _format(template: str, variables: dict[str, Any], origin: str, file: str) ->
 
 
 def _has_parameters(model: str, model_config: Any) -> bool:
-    return any(True for _ in models.build_model(model, model_config).parameters())
+    return any(True for _ in registry.build_model(model, model_config).parameters())

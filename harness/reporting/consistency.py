@@ -1,213 +1,15 @@
-"""The paper's Tables 1-6 and its numeric claims in the prose, as typed objects, plus rules that find where the paper
-contradicts itself.
+"""Rules that find where the paper contradicts itself, and checks of the numbers its prose quotes against its tables."""
 
-The transcription lives in `paper_tables.json` beside this module: one entry per printed number, with the string as
-printed and the line of `mren-paper.txt` it came from. Parameters are integers (298K -> 298000), "Flops" are
-integers (23.8G -> 23800000000), numbers printed "--" are null. Tables 1-4 and 6 do not print their scale;
-`Paper.inferred_scales` derives it from the numbers themselves, and the findings say so. Numbers the text quotes
-are `text_claims`: each names the cells it speaks about, so rules can check it.
-"""
-
-import functools
 import itertools
-import json
 import math
 import statistics
 from dataclasses import dataclass
-from importlib import resources
-from typing import Literal
 
-import pydantic
-
-Column = Literal["psnr_y", "ssim_y", "params", "macs"]
-TABLE_NAMES = ("table1", "table2", "table3", "table4", "table5", "table6")
-ABLATION_TABLES = ("table1", "table2", "table3", "table4")
-SCALES = (2, 3, 4)
-# The output size every "Flops" number in lightweight SR refers to (IMDN's convention, 1280x720 HR).
-MACS_HR_PIXELS = 1280 * 720
-UNITS = {"params": 1000, "macs": 1e9}  # the paper prints parameters in K and Flops in G
-
-
-class _Frozen(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-
-class CellRef(_Frozen):
-    table: str
-    row: str
-    column: Column
-    dataset: str | None = None
-    scale: int | None = None
-
-    def describe(self) -> str:
-        scale = f" ×{self.scale}" if self.scale else ""
-        dataset = f" {self.dataset}" if self.dataset else ""
-        return f"{TABLE_TITLES[self.table]}{scale} {self.row}{dataset} {COLUMN_TITLES[self.column]}"
-
-
-class PaperValue(_Frozen):
-    table: str
-    scale: int | None  # printed scale (Table 5 only)
-    row: str
-    column: Column
-    dataset: str | None
-    value: float | int | None  # None where the paper prints "--"
-    printed: str
-    line: int  # line of mren-paper.txt
-
-    def ref(self) -> CellRef:
-        return CellRef(table=self.table, row=self.row, column=self.column, dataset=self.dataset, scale=self.scale)
-
-
-class TableColumn(_Frozen):
-    column: Column
-    dataset: str | None
-    label: str  # header as printed
-
-
-class TableRow(_Frozen):
-    key: str  # the row name used in trial records' `feeds`
-    label: str  # as printed
-    scale: int | None = None  # Table 5 only
-    year: int | None = None  # Table 5 only; the paper prints none for MREN and MREN-L
-
-
-class PaperTable(_Frozen):
-    name: str
-    title: str
-    row_header: str
-    reference_row: str | None  # the full model in an ablation table
-    full_model: str | None = None  # the Table 5 method the reference row is
-    columns: tuple[TableColumn, ...]
-    rows: tuple[TableRow, ...]
-
-
-class TextClaim(_Frozen):
-    id: str
-    where: str
-    kind: Literal["value", "rank", "order", "difference", "ratio"]
-    quote: str
-    claimed: float | None = None
-    printed: str | None = None
-    rank: int | None = None
-    cells: tuple[CellRef, ...] = ()  # value: each must equal `claimed`; rank: each must have `rank` in its column
-    pairs: tuple[tuple[CellRef, CellRef], ...] = ()  # order: first > second; difference/ratio: readings of the claim
-
-
-class TrainingEpochs(_Frozen):
-    ablation: int
-    final: int
-    quote: str
-
-
-class _PaperFile(_Frozen):
-    source: str
-    units: dict[str, str]
-    training_epochs: TrainingEpochs
-    tables: dict[str, dict]
-    values: tuple[PaperValue, ...]
-    text_claims: tuple[TextClaim, ...]
-
-
-TABLE_TITLES = {name: f"Table {name[-1]}" for name in TABLE_NAMES}
-COLUMN_TITLES = {"psnr_y": "PSNR", "ssim_y": "SSIM", "params": "parameters", "macs": "Flops"}
-
-
-@dataclass(frozen=True)
-class Paper:
-    source: str
-    training_epochs: TrainingEpochs
-    tables: dict[str, PaperTable]
-    values: tuple[PaperValue, ...]
-    claims: tuple[TextClaim, ...]
-
-    @functools.cached_property
-    def _index(self) -> dict[CellRef, PaperValue]:
-        return {value.ref(): value for value in self.values}
-
-    def lookup(self, ref: CellRef) -> PaperValue | None:
-        return self._index.get(ref)
-
-    def value(self, table: str, row: str, column: Column, dataset: str | None = None,
-              scale: int | None = None) -> PaperValue:
-        ref = CellRef(table=table, row=row, column=column, dataset=dataset, scale=scale)
-        if ref not in self._index:
-            raise KeyError(f"the paper prints no value at {ref.describe()}")
-        return self._index[ref]
-
-    def cell_value(self, table: str, row: str, column: TableColumn, scale: int | None) -> float | int | None:
-        """The number printed in `table` at (`row`, `column`), None where the paper prints "--" or nothing."""
-        value = self.lookup(CellRef(table=table, row=row, column=column.column, dataset=column.dataset, scale=scale))
-        return None if value is None else value.value
-
-    def values_of(self, table: str) -> list[PaperValue]:
-        return [value for value in self.values if value.table == table]
-
-    @functools.cached_property
-    def inferred_scales(self) -> dict[str, "ScaleInference"]:
-        """Tables 1-4 and 6 by name: the scale their numbers belong to, with the evidence."""
-        return {name: _infer_scale(self, name) for name in TABLE_NAMES if name != "table5"}
-
-
-@dataclass(frozen=True)
-class ScaleInference:
-    scale: int
-    evidence: str
-
-
-@functools.cache
-def load_paper() -> Paper:
-    raw = json.loads(resources.files("harness").joinpath("paper_tables.json").read_text(encoding="utf-8"))
-    parsed = _PaperFile.model_validate(raw)
-    tables = {name: PaperTable.model_validate({"name": name, **table}) for name, table in parsed.tables.items()}
-    if tuple(tables) != TABLE_NAMES:
-        raise ValueError(f"paper_tables.json holds tables {list(tables)}, expected {list(TABLE_NAMES)}")
-    refs = [value.ref() for value in parsed.values]
-    if len(set(refs)) != len(refs):
-        raise ValueError("paper_tables.json holds a cell twice")
-    return Paper(source=parsed.source, training_epochs=parsed.training_epochs, tables=tables,
-                 values=parsed.values, claims=parsed.text_claims)
-
-
-def _infer_scale(paper: Paper, table: str) -> ScaleInference:
-    """Which Table 5 scale the unscaled table's numbers belong to: the scale at which most of them reappear."""
-    if table in ABLATION_TABLES:
-        spec = paper.tables[table]
-        pairs = [(value, CellRef(table="table5", row=spec.full_model or "", column=value.column,
-                                 dataset=value.dataset, scale=scale))
-                 for value in paper.values_of(table) if value.row == spec.reference_row for scale in SCALES]
-        described = f"its reference row {spec.reference_row!r} (the full model, {spec.full_model})"
-    else:
-        pairs = [(value, CellRef(table="table5", row=value.row, column=value.column, dataset=value.dataset,
-                                 scale=scale))
-                 for value in paper.values_of(table) if value.column != "macs" for scale in SCALES]
-        described = "its rows"
-    matches = {scale: 0 for scale in SCALES}
-    totals = {scale: 0 for scale in SCALES}
-    for value, ref in pairs:
-        other = paper.lookup(ref)
-        if other is not None and other.value is not None:
-            totals[ref.scale] += 1
-            matches[ref.scale] += other.value == value.value
-    best = max(SCALES, key=lambda scale: matches[scale])
-    return ScaleInference(scale=best, evidence=f"{TABLE_TITLES[table]} prints no scale; {matches[best]} of "
-                                               f"{totals[best]} numbers of {described} equal Table 5 ×{best}")
-
-
-# --- findings: rules over the transcription ---------------------------------------------------------------------
-
-# contradiction: the paper disagrees with itself; mismatch: a number does not reproduce;
-# suspect: a number is implausible; note: context the reader needs.
-Severity = Literal["contradiction", "mismatch", "suspect", "note"]
-
-
-@dataclass(frozen=True)
-class Finding:
-    severity: Severity
-    rule: str
-    title: str
-    detail: str
-    items: tuple[str, ...] = ()  # the instances, one line each
+from harness.conventions import PAPER_MACS_INPUT
+from harness.reporting.findings import Finding
+from harness.reporting.numbers import format_number
+from harness.reporting.paper import (ABLATION_TABLES, SCALES, TABLE_TITLES, UNITS, CellRef, Paper,
+                                     PaperValue, TextClaim)
 
 
 @dataclass(frozen=True)
@@ -215,25 +17,6 @@ class ClaimCheck:
     claim: TextClaim
     holds: bool
     evidence: tuple[str, ...]  # what the tables give, in words, one line per cell or comparison
-
-
-# column -> (divisor, unit, format as the paper prints it, reproduced at one more digit, a signed difference)
-NUMBER_FORMATS = {
-    "params": (1000, "K", "g", ".1f", "+.1f"),
-    "macs": (1e9, "G", "g", ".2f", "+.2f"),
-    "ssim_y": (1, "", ".4f", ".5f", "+.4f"),
-    "psnr_y": (1, "", ".2f", ".3f", "+.2f"),
-}
-
-
-def format_in_style(column: str, value: float, style: int) -> str:
-    """`value` of `column` in its unit; style 0 as printed in the paper, 1 reproduced, 2 a signed difference."""
-    divisor, unit, *styles = NUMBER_FORMATS.get(column, NUMBER_FORMATS["psnr_y"])
-    return f"{value / divisor:{styles[style]}}{unit}"
-
-
-def format_number(column: str, value: float | int | None) -> str:
-    return "--" if value is None else format_in_style(column, value, 0)
 
 
 def _resolve(paper: Paper, ref: CellRef) -> PaperValue:
@@ -465,7 +248,7 @@ def _macs_per_parameter(paper: Paper) -> list[Finding]:
     findings = []
     for row, (ratio, macs, params) in ratios.items():
         if ratio < typical / 2 or ratio > typical * 2:
-            lr_pixels = ", ".join(f"×{s} {MACS_HR_PIXELS // (s * s):,}" for s in SCALES)
+            lr_pixels = ", ".join(f"×{s} {PAPER_MACS_INPUT.hr_pixels // (s * s):,}" for s in SCALES)
             findings.append(Finding(
                 "suspect", "macs-per-parameter", f"{row}'s Flops are {ratio / typical:.2f}× what its size predicts",
                 f"Table 6: {macs.printed} / {params.printed} = {ratio:,.0f} MACs per parameter against a median of "

@@ -1,4 +1,4 @@
-"""Evaluate a model on a benchmark set under one or more protocols (harness/protocols.py): Y-channel PSNR/SSIM.
+"""Evaluate a model on a benchmark set under one or more protocols (harness/evaluation/protocols.py): Y-channel PSNR/SSIM.
 
 The first protocol gives the evaluation's headline numbers (`psnr_y`, `ssim_y`); the others ride along under
 `protocols` in its JSON, each with its own per-image values and conventions, so that every number says which protocol
@@ -13,10 +13,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from harness import protocols as protocol_registry
+from harness.evaluation import protocols as protocol_registry
 from harness.data.benchmark import BenchmarkSet
 from harness.errors import UserError
-from harness.metrics import quantize
+from harness.evaluation.metrics import quantize
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Where training checkpoints live: a folder (local, or shared such as NFS) or a URI that fsspec opens.
 
-The training loop (harness/train.py) always reads and writes a local folder. For a folder location that folder is
+The training loop (harness/training/loop.py) always reads and writes a local folder. For a folder location that folder is
 `<location>/<trial_id>` itself. For a URI (`s3://bucket/prefix`, `gs://...`, `file:///...`, any filesystem fsspec
 knows) the trial trains in a local temporary folder: `last.pt` is downloaded from `<location>/<trial_id>/` before
 training, uploaded again each time the loop rewrites it, and `last.pt` and `final.pt` are uploaded at the end.

@@ -27,7 +27,7 @@ import pydantic
 
 from harness.atomic import write_text_atomic
 from harness.errors import UserError
-from harness.tables import TrialRecord
+from harness.records import Environment, TrialRecord
 
 REFERENCE_FORMAT = "mren-harness-check-reference"
 REFERENCE_VERSION = 2
@@ -140,7 +140,7 @@ def reference_from_records(records: list[TrialRecord], tolerances: Tolerances) -
         try:
             trials[record.trial_id] = ReferenceTrial(
                 label=record.label, scale=record.config.scale,
-                config=record.config.model_dump(mode="json", by_alias=True), params=record.params, macs=record.macs,
+                config=record.config.to_json(), params=record.params, macs=record.macs,
                 metrics={name: ReferenceMetrics(
                     psnr_y=evaluation.psnr_y, ssim_y=evaluation.ssim_y,
                     protocols={protocol: ReferenceScores(psnr_y=other.psnr_y, ssim_y=other.ssim_y)
@@ -158,22 +158,20 @@ def made_with(records: list[TrialRecord]) -> MadeWith:
         return sorted({read(record.environment) for record in records}, key=str)
 
     def library(name: str):
-        return lambda environment: str((environment.get("libraries") or {}).get(name) or UNKNOWN)
+        return lambda environment: environment.libraries.get(name) or UNKNOWN
 
-    def overrides(environment: dict[str, Any]) -> str:
-        if "kernel_overrides" not in environment:
-            return UNKNOWN
-        return " ".join(f"{name}={value}" for name, value in sorted(environment["kernel_overrides"].items())) or "none"
+    def overrides(environment: Environment) -> str:
+        return " ".join(f"{name}={value}" for name, value in sorted(environment.kernel_overrides.items())) or "none"
 
     return MadeWith(
-        cpu=distinct(lambda environment: str(environment.get("device_name") or UNKNOWN)),
-        cpu_capability=distinct(lambda environment: str(environment.get("cpu_capability") or UNKNOWN)),
+        cpu=distinct(lambda environment: environment.device_name),
+        cpu_capability=distinct(lambda environment: environment.cpu_capability),
         kernel_overrides=distinct(overrides),
-        torch_threads=distinct(lambda environment: int(environment.get("torch_threads") or 0)),
-        torch=distinct(lambda environment: str(environment.get("torch") or UNKNOWN)),
+        torch_threads=distinct(lambda environment: environment.torch_threads),
+        torch=distinct(lambda environment: environment.torch),
         numpy=distinct(library("numpy")),
         pillow=distinct(library("pillow")),
-        git_commit=distinct(lambda environment: str(environment.get("git_commit") or UNKNOWN)[:12]),
+        git_commit=distinct(lambda environment: (environment.git_commit or UNKNOWN)[:12]),
     )
 
 

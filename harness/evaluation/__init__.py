@@ -1,0 +1,1 @@
+"""Evaluation: metrics, scoring a model on a benchmark set under a protocol, complexity, weights, visual crops."""

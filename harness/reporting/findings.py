@@ -1,0 +1,154 @@
+"""Findings: what a reader of the report must know, each with a severity, a rule name and its instances.
+
+The rules over the paper alone are in consistency.py; the rules over the reproduction (tables beside the paper) are
+here.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+from harness.reporting.numbers import format_diff, format_number, format_value
+from harness.reporting.paper import ABLATION_TABLES, TABLE_TITLES
+from harness.reporting.tables import EXACT_AUTHORS, EXACT_PRIMARY, ReproductionTable, long_form
+from harness.reporting.tolerance import MISMATCH_TOLERANCE, tolerance_for
+
+
+# contradiction: the paper disagrees with itself; mismatch: a number does not reproduce;
+# suspect: a number is implausible; note: context the reader needs.
+Severity = Literal["contradiction", "mismatch", "suspect", "note"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Severity
+    rule: str
+    title: str
+    detail: str
+    items: tuple[str, ...] = ()  # the instances, one line each
+
+MAX_LISTED = 10  # misses listed per table in the findings
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    name: str
+    paper_rows: int
+    reproduced_rows: int
+    compared: int  # reproduced numbers the paper also prints
+    missed: int  # of those, beyond tolerance
+    largest_psnr_miss: str  # where the PSNR is furthest from the paper, in words
+
+
+def summarize(tables: dict[str, ReproductionTable]) -> list[TableSummary]:
+    cells = long_form(tables)
+    summaries = []
+    for name, table in tables.items():
+        part = cells[(cells["table"] == name) & cells["reproduced"].notna() & cells["paper"].notna()]
+        missed = [cell for cell in part.itertuples()
+                  if abs(cell.diff) > tolerance_for(cell.column, cell.paper, cell.std)]
+        psnr = part[part["column"] == "psnr_y"]
+        largest = ""
+        if len(psnr):
+            worst = psnr.loc[psnr["diff"].abs().idxmax()]
+            where = f"×{int(worst['scale'])} " if name == "table5" else ""
+            largest = f"{format_diff('psnr_y', worst['diff'])} dB ({where}{worst['row']}, {worst['label']})"
+        statuses = table.rows["status"]
+        summaries.append(TableSummary(name=name, paper_rows=int((statuses != "not in paper").sum()),
+                                      reproduced_rows=int((statuses == "reproduced").sum()), compared=len(part),
+                                      missed=len(missed), largest_psnr_miss=largest))
+    return summaries
+
+
+def reproduction_findings(tables: dict[str, ReproductionTable]) -> list[Finding]:
+    """Per table: which reproduced numbers miss the paper's, and by how much; whether ablation effects survive the
+    seed-to-seed spread."""
+    cells = long_form(tables)
+    findings = []
+    compared = cells[cells["reproduced"].notna() & cells["paper"].notna()]
+    for name, table_cells in compared.groupby("table", sort=False):
+        misses = []
+        for cell in table_cells.itertuples():
+            tolerance = tolerance_for(cell.column, cell.paper, cell.std)
+            if abs(cell.diff) > tolerance:
+                misses.append((abs(cell.diff) / tolerance, cell))
+        if not misses:
+            findings.append(Finding("note", "reproduces", f"{TABLE_TITLES[name]}: all {len(table_cells)} reproduced "
+                                    "numbers match the paper within tolerance", _tolerance_text()))
+            continue
+        misses.sort(key=lambda item: -item[0])
+        items = tuple(_describe_miss(cell) for _, cell in misses[:MAX_LISTED])
+        if len(misses) > MAX_LISTED:
+            items += (f"and {len(misses) - MAX_LISTED} more (see the table)",)
+        findings.append(Finding("mismatch", "does-not-reproduce",
+                                f"{TABLE_TITLES[name]}: {len(misses)} of {len(table_cells)} reproduced numbers "
+                                "miss the paper's", f"{_tolerance_text()}. Largest first:", items))
+    findings.extend(protocol_findings(cells))
+    ablations = cells[cells["table"].isin(ABLATION_TABLES) & cells["spread"].notna() & cells["paper_delta_ref"].notna()]
+    for cell in ablations.itertuples():
+        if cell.paper_delta_ref == 0 and cell.delta_ref == 0:
+            continue
+        within = abs(cell.paper_delta_ref) <= cell.spread
+        opposite = cell.delta_ref * cell.paper_delta_ref < 0
+        if within or opposite or cell.beyond_spread == 0:
+            unit = " dB" if cell.column == "psnr_y" else ""
+            findings.append(Finding(
+                "note", "ablation-within-noise",
+                f"{TABLE_TITLES[cell.table]} {cell.row} vs the full model, {cell.label}: "
+                + ("the paper's effect is within the seed-to-seed spread" if within else
+                   "the reproduced effect has the opposite sign" if opposite else
+                   "the reproduced effect is within the seed-to-seed spread"),
+                f"Paper: {cell.paper_delta_ref:+.4g}{unit}; reproduced: {cell.delta_ref:+.4g}{unit} "
+                f"(seed-to-seed spread of a difference {cell.spread:.4g}{unit})."))
+    return findings
+
+
+def protocol_findings(cells: pd.DataFrame) -> list[Finding]:
+    """Table 5 rows scored under their authors' protocol as well: which cells reproduce exactly under which protocol,
+    which under none (and by how much each misses), and the parameter counts that differ from the paper's."""
+    table5 = cells[(cells["table"] == "table5") & cells["paper"].notna()]
+    scored = table5[table5["authors_protocol"].fillna("") != ""]
+    findings = []
+    if len(scored):
+        metric = scored[scored["column"].isin(["psnr_y", "ssim_y"]) & scored["exact"].notna()]
+        exact = {"common": int((metric["exact"].astype(int) & EXACT_PRIMARY > 0).sum()),
+                 "authors": int((metric["exact"].astype(int) & EXACT_AUTHORS > 0).sum())}
+        misses = [cell for cell in metric.itertuples() if int(cell.exact) == 0]
+        items = tuple(
+            f"×{int(cell.scale)} {cell.row} {cell.label}: paper {format_number(cell.column, cell.paper)}, common "
+            f"{format_value(cell.column, cell.reproduced)} ({format_diff(cell.column, cell.reproduced - cell.paper)}), "
+            f"{cell.authors_protocol} {format_value(cell.column, cell.authors)} "
+            f"({format_diff(cell.column, cell.authors - cell.paper)})" for cell in misses)
+        findings.append(Finding(
+            "mismatch" if misses else "note", "protocol-dependence",
+            f"Table 5 from released weights: {len(metric) - len(misses)} of {len(metric)} PSNR/SSIM cells reproduce "
+            f"the paper's digits exactly under some protocol ({exact['common']} under common, {exact['authors']} "
+            "under the authors' own test script)",
+            "Each released-weights row is scored under the common conventions and under its authors' protocol "
+            "(docs/protocols.md). Cells that reproduce under neither:" if misses else
+            "Every compared cell reproduces under at least one protocol.", items))
+    params = table5[(table5["column"] == "params") & table5["reproduced"].notna() & table5["released_weights"]]
+    wrong = [cell for cell in params.itertuples()
+             if abs(cell.reproduced - cell.paper) > MISMATCH_TOLERANCE["params"]]
+    if wrong:
+        findings.append(Finding(
+            "mismatch", "parameter-count",
+            "Table 5 parameter counts that the released weights contradict",
+            "Counted element by element in the authors' released files:",
+            tuple(f"×{int(cell.scale)} {cell.row}: {int(cell.reproduced):,} in the released weights, the paper prints "
+                  f"{format_number('params', cell.paper)}" for cell in wrong)))
+    return findings
+
+
+def _describe_miss(cell: Any) -> str:
+    where = f"×{int(cell.scale)} " if cell.scale == cell.scale and cell.scale is not None else ""
+    seeds = f" ±{format_diff(cell.column, cell.std).lstrip('+')}" if cell.std == cell.std else ""
+    return (f"{where}{cell.row} {cell.label}: reproduced {format_number(cell.column, cell.reproduced)}{seeds}, paper "
+            f"{format_number(cell.column, cell.paper)} ({format_diff(cell.column, cell.diff)}; {cell.group})")
+
+
+def _tolerance_text() -> str:
+    return (f"Tolerance: PSNR {MISMATCH_TOLERANCE['psnr_y']} dB, SSIM {MISMATCH_TOLERANCE['ssim_y']}, parameters "
+            f"±{MISMATCH_TOLERANCE['params']} (printed in K), MACs {MISMATCH_TOLERANCE['macs']:.0%}, or twice the "
+            "seed-to-seed standard deviation where larger")

@@ -1,0 +1,104 @@
+"""The reproduction report: one self-contained HTML page (figures embedded as data URIs) and one LaTeX table
+(booktabs, harness/reporting/latex.py) per paper table, built from trial records only.
+
+Layout of `out/`: `report.html`, `figures/<name>.png` (the same images the page embeds), `latex/table1.tex` ..
+`latex/table6.tex`. Every file is written to a temporary file and renamed.
+"""
+
+import base64
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from harness.atomic import write_bytes_atomic
+from harness.reporting import figures
+from harness.reporting.latex import latex_table
+from harness.reporting.consistency import ClaimCheck, check_claims, consistency_findings
+from harness.reporting.findings import Finding, reproduction_findings, summarize
+from harness.reporting.paper import TABLE_NAMES, Paper, load_paper
+from harness.records import load_records
+from harness.reporting.tables import build_tables
+from harness.reporting.tolerance import MISMATCH_TOLERANCE
+from harness.reporting.views import SEVERITY_ORDER, conventions_view, environments_view, table_view
+
+
+@dataclass
+class Report:
+    html: str
+    latex: dict[str, str]
+    figures: list[figures.Figure]
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("harness.reporting", "templates"), autoescape=True,
+                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters["data_uri"] = _data_uri
+    return environment
+
+
+def build_report(results_dir: Path, paper: Paper | None = None) -> Report:
+    paper = paper or load_paper()
+    records = load_records(results_dir)
+    tables = build_tables(paper, records)
+    views = [table_view(tables[name]) for name in TABLE_NAMES]
+    paper_findings = consistency_findings(paper)
+    claims: list[ClaimCheck] = check_claims(paper)
+    repro_findings = reproduction_findings(tables)
+
+    made: list[figures.Figure] = []
+    missing: dict[str, str] = {}
+    for name, table, title, x_label in [
+            ("psnr_vs_mrebs", tables["table1"], "PSNR against the number of MREBs (Table 1)", "number of MREBs"),
+            ("psnr_vs_comm_weight", tables["table2"], "PSNR against the communication weight (Table 2)",
+             "communication weight")]:
+        figure = figures.ablation_curve(table, name, title, x_label)
+        if figure is None:
+            missing[title] = f"no record feeds {title.split('(')[-1].rstrip(')')}"
+        else:
+            made.append(figure)
+    made += [figures.tradeoff_params(tables["table5"]), figures.tradeoff_macs(tables["table6"])]
+    curves = figures.training_curves(records)
+    if curves is None:
+        missing["Training curves"] = "no record carries a training curve (evaluation-only trials)"
+    else:
+        made.append(curves)
+    visuals, visual_notes = figures.visual_comparisons(Path(results_dir), records)
+    if not visuals:
+        missing["Visual comparison"] = "no record carries visuals"
+
+    convention_keys = conventions_view(records)
+    environments = environments_view(records)
+    findings = sorted(paper_findings, key=lambda finding: SEVERITY_ORDER.index(finding.severity))
+    repro_sorted = sorted(repro_findings, key=lambda finding: SEVERITY_ORDER.index(finding.severity))
+    counts = {severity: sum(finding.severity == severity for finding in findings + repro_sorted)
+              for severity in SEVERITY_ORDER}
+    html = _environment().get_template("report.html.j2").render(
+        generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        results_dir=str(results_dir), paper=paper, records=records, tables=views, summaries=summarize(tables),
+        paper_findings=findings, reproduction_findings=repro_sorted, counts=counts, claims=claims,
+        figures=made, visuals=visuals, visual_notes=visual_notes, missing=missing,
+        conventions=convention_keys, environments=environments,
+        tolerance=MISMATCH_TOLERANCE, epochs=paper.training_epochs)
+    latex = {view.name: latex_table(view) for view in views}
+    return Report(html=html, latex=latex, figures=made + visuals, findings=findings + repro_sorted)
+
+
+def write_report(report: Report, out_dir: Path) -> list[Path]:
+    out_dir = Path(out_dir)
+    files = {out_dir / "figures" / f"{figure.name}.png": figure.png for figure in report.figures}
+    files.update({out_dir / "latex" / f"{name}.tex": text.encode("utf-8") for name, text in report.latex.items()})
+    files[out_dir / "report.html"] = report.html.encode("utf-8")  # last: the page appears once its parts exist
+    for path, data in files.items():
+        write_bytes_atomic(path, data)
+    figure_dir = out_dir / "figures"
+    for stale in sorted(figure_dir.glob("*.png")):
+        if stale not in files:  # a figure of an earlier report that this one no longer draws
+            stale.unlink()
+    return list(files)

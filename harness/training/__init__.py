@@ -1,0 +1,1 @@
+"""Training: the budgets (profiles) and the loop, with its resumable checkpoints."""
