@@ -1,7 +1,13 @@
-"""The model registry: one plain dict from a model name to its config type, default config and builder.
+"""The model registry: one entry per model holding everything the harness knows about it.
+
+An entry carries the builder and config type, the scales it supports, the row of the paper's comparison table it is
+(whose printed parameter counts it must match), its released weights (file, format, scales and exact element
+counts) and the evaluation protocols it is scored under. Adding a baseline is one module under baselines/ and one
+`register(...)` line below; tests/test_models.py checks every registered model at every scale with no other edit.
 
 Every model takes and returns RGB tensors in [0, 1] of shape (N, 3, H, W); the output is `scale` times larger.
-Every config is a frozen dataclass with a `scale: int` field; its `__post_init__` raises ValueError on bad values.
+Every config is a frozen dataclass with a `scale: int` field; its `__post_init__` raises ValueError on an
+architecture that cannot be built. Study ranges (how many blocks an ablation sweeps) belong to the specs.
 """
 
 import dataclasses
@@ -17,11 +23,16 @@ from harness.errors import UserError
 
 @dataclass(frozen=True)
 class Released:
-    """Weights released by a model's authors: the file name (with `{scale}`), its format and its scales."""
+    """Weights released by a model's authors: the file name (with `{scale}`), its format, its scales, and the number
+    of parameter elements each file holds (counted once from the files in ../shared/weights)."""
 
     file: str  # e.g. "IDN_x{scale}.caffemodel"; in the weights folder (--weights-dir)
     format: str  # a reader of harness/evaluation/released.py: "pth", "srcnn-mat", "matconvnet", "caffemodel"
-    scales: tuple[int, ...] = (2, 3, 4)
+    params: Mapping[int, int]  # scale -> parameter elements in the released file
+
+    @property
+    def scales(self) -> tuple[int, ...]:
+        return tuple(sorted(self.params))
 
     def file_for(self, scale: int) -> str:
         return self.file.format(scale=scale)
@@ -29,9 +40,16 @@ class Released:
 
 @dataclass(frozen=True)
 class ModelEntry:
+    name: str
     config_type: type
     default_config: Callable[[int], Any]  # scale -> the registered default config at that scale
     build: Callable[[Any], nn.Module]
+    scales: tuple[int, ...]
+    # The row of the paper's comparison table (Table 5) this model is, whose printed parameter counts its default
+    # config must match within `params_tolerance` (relative: the paper prints counts rounded to K, and some widths
+    # it does not state were fitted); None where the paper has no such row.
+    paper_row: str | None = None
+    params_tolerance: float = 0.01
     # Evaluation protocols (harness/evaluation/protocols.py) this model is scored under; the first is the default.
     protocols: tuple[str, ...] = ("common",)
     released: Released | None = None
@@ -42,13 +60,18 @@ MODELS: dict[str, ModelEntry] = {}
 
 
 def register(name: str, config_type: type, build: Callable[[Any], nn.Module],
-             default_config: Callable[[int], Any] | None = None, *, protocols: tuple[str, ...] = ("common",),
+             default_config: Callable[[int], Any] | None = None, *, scales: tuple[int, ...] = (2, 3, 4),
+             paper_row: str | None = None, params_tolerance: float = 0.01, protocols: tuple[str, ...] = ("common",),
              released: Released | None = None, label: str | None = None) -> None:
+    """Add a model. A plugin calls this too (docs/design.md, "Adding a model")."""
     if name in MODELS:
         raise ValueError(f"model {name!r} is registered twice")
+    if released is not None and not set(released.scales) <= set(scales):
+        raise ValueError(f"model {name!r}: released weights at scales {released.scales} it does not support")
     factory = default_config or (lambda scale: config_type(scale=scale))
-    MODELS[name] = ModelEntry(config_type=config_type, default_config=factory, build=build, protocols=protocols,
-                              released=released, label=label)
+    MODELS[name] = ModelEntry(name=name, config_type=config_type, default_config=factory, build=build,
+                              scales=tuple(scales), paper_row=paper_row, params_tolerance=params_tolerance,
+                              protocols=protocols, released=released, label=label)
 
 
 def entry(name: str) -> ModelEntry:
@@ -72,6 +95,9 @@ def make_config(name: str, scale: int, overrides: Mapping[str, Any] | None = Non
     without it every value must have its field's type already, as a YAML spec gives them.
     """
     fields = config_fields(name)
+    scales = entry(name).scales
+    if scale not in scales:
+        raise UserError(f"model {name!r} supports scales {', '.join(map(str, scales))}, not {scale!r}")
     config = entry(name).default_config(scale)
     values: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
@@ -115,19 +141,27 @@ from baselines.imdn import IMDNConfig, build_imdn  # noqa: E402
 from baselines.srcnn import SRCNNConfig, build_srcnn, srcnn_mren_config  # noqa: E402
 from baselines.vdsr import VDSRConfig, build_vdsr, vdsr_mren_config  # noqa: E402
 
+def _each_scale(count: int) -> dict[int, int]:
+    return {scale: count for scale in (2, 3, 4)}
+
+
 # The authors' networks, for their released weights, scored under the common conventions and their own test script.
+# Their parameter counts are the files' own; the paper's Table 5 misprints IDN's (579K), a finding of the report.
 register("srcnn", SRCNNConfig, build_srcnn, protocols=("common", "srcnn-demo"),
-         released=Released("SRCNN_x{scale}.mat", "srcnn-mat"))
+         released=Released("SRCNN_x{scale}.mat", "srcnn-mat", _each_scale(57_281)))
 register("vdsr", VDSRConfig, build_vdsr, protocols=("common", "vdsr-demo"),
-         released=Released("VDSR_Official.mat", "matconvnet"))
+         released=Released("VDSR_Official.mat", "matconvnet", _each_scale(665_921)))
 register("idn", IDNConfig, build_idn, protocols=("common", "idn-test"),
-         released=Released("IDN_x{scale}.caffemodel", "caffemodel"))
-register("efdn", EFDNConfig, build_efdn, released=Released("EFDN_x{scale}.pth", "pth", scales=(4,)))
-register("imdn", IMDNConfig, build_imdn, released=Released("IMDN_x{scale}.pth", "pth"))
+         released=Released("IDN_x{scale}.caffemodel", "caffemodel", _each_scale(552_769)))
+register("efdn", EFDNConfig, build_efdn, scales=(2, 3, 4), released=Released("EFDN_x{scale}.pth", "pth", {4: 276_192}))
+register("imdn", IMDNConfig, build_imdn,
+         released=Released("IMDN_x{scale}.pth", "pth", {2: 694_404, 3: 703_059, 4: 715_176}))
 # The same networks retrained with MREN's recipe (no released weights behind them).
-register("srcnn_mren", SRCNNConfig, build_srcnn, default_config=srcnn_mren_config, label="retrained (MREN recipe)")
-register("vdsr_mren", VDSRConfig, build_vdsr, default_config=vdsr_mren_config, label="retrained (MREN recipe)")
-register("carn", CARNConfig, build_carn, label="retrained (MREN recipe)")
+register("srcnn_mren", SRCNNConfig, build_srcnn, default_config=srcnn_mren_config, paper_row="SRCNN",
+         label="retrained (MREN recipe)")
+register("vdsr_mren", VDSRConfig, build_vdsr, default_config=vdsr_mren_config, paper_row="VDSR",
+         label="retrained (MREN recipe)")
+register("carn", CARNConfig, build_carn, paper_row="CARN", label="retrained (MREN recipe)")
 
 from baselines.bicubic import BicubicConfig, build_bicubic  # noqa: E402
 
@@ -135,5 +169,6 @@ register("bicubic", BicubicConfig, build_bicubic)
 
 from mren import MRENConfig, build_mren, mren_l_config  # noqa: E402
 
-register("mren", MRENConfig, build_mren)
-register("mren_l", MRENConfig, build_mren, default_config=mren_l_config)
+# Widths the paper does not state were fitted to its counts (docs/architecture.md): within 2%.
+register("mren", MRENConfig, build_mren, paper_row="MREN", params_tolerance=0.02)
+register("mren_l", MRENConfig, build_mren, default_config=mren_l_config, paper_row="MREN-L", params_tolerance=0.02)

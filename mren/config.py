@@ -1,9 +1,11 @@
 """The one config of the MREN family: the paper's model, its ablation variants (Tables 1-4) and MREN-L.
 
 Widths the paper does not state were chosen so that the parameter counts land on Tables 1, 3, 4 and 5;
-docs/architecture.md gives the arithmetic.
+docs/architecture.md gives the arithmetic. The config accepts every architecture that can be built; which values a
+study sweeps (Table 1's 3..8 blocks, Table 2's weights 0..1) is the business of its spec (ablations/*.yaml).
 """
 
+import math
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -11,7 +13,6 @@ ScacbVariant = Literal["full", "osa", "oca", "scnc"]
 DracbVariant = Literal["full", "distill", "distill_sigmoid", "distill_jump"]
 
 SCALES = (2, 3, 4)
-N_MREB_RANGE = (3, 8)  # Table 1 studies 3..8 blocks
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,12 @@ class MRENConfig:
                      "rbwa_channels")
         if self.scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {self.scale}")
-        low, high = N_MREB_RANGE
-        if not low <= self.n_mreb <= high:
-            raise ValueError(f"n_mreb must be in {low}..{high} (Table 1), got {self.n_mreb}")
+        if self.n_mreb < 1:
+            raise ValueError(f"n_mreb must be at least 1, got {self.n_mreb}")
         if isinstance(self.comm_weight, bool) or not isinstance(self.comm_weight, (int, float)):
             raise ValueError(f"comm_weight must be a number, got {self.comm_weight!r}")
-        if not 0.0 <= self.comm_weight <= 1.0:
-            raise ValueError(f"comm_weight must be in [0, 1] (Table 2), got {self.comm_weight}")
+        if not math.isfinite(self.comm_weight):
+            raise ValueError(f"comm_weight must be finite, got {self.comm_weight}")
         if self.scacb not in get_args(ScacbVariant):
             raise ValueError(f"scacb must be one of {get_args(ScacbVariant)}, got {self.scacb!r}")
         if self.dracb not in get_args(DracbVariant):

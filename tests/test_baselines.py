@@ -1,4 +1,5 @@
-"""Baselines of the MREN paper's Table 5: parameter counts, shapes and gradients at every scale, IMDN fidelity."""
+"""Baselines of the MREN paper's Table 5: what tests/test_models.py does not check of every model (variants,
+colour handling, IMDN fidelity)."""
 
 import dataclasses
 
@@ -6,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from model_checks import check_forward_and_backward
 
 from baselines import rgb_to_ycbcr, ycbcr_to_rgb
 from baselines.matlab_bicubic import upsample as matlab_upsample
@@ -14,38 +14,13 @@ from harness.evaluation.weights import load_weights
 from harness.evaluation.complexity import count_params
 from harness.registry import build_model, make_config
 
-BASELINES = ("srcnn", "vdsr", "idn", "efdn", "srcnn_mren", "vdsr_mren", "carn", "imdn")
 SCALES = (2, 3, 4)
-TABLE5_PARAMS = {"srcnn": 57_000, "vdsr": 665_000, "carn": 1_592_000}  # the same at x2, x3 and x4
-IMDN_RELEASED_PARAMS = {2: 694_404, 3: 703_059, 4: 715_176}  # the authors' checkpoints, element for element
-
-
-@pytest.mark.parametrize("scale", SCALES)
-@pytest.mark.parametrize("name", sorted(TABLE5_PARAMS))
-def test_parameter_count_within_one_percent_of_table5(name: str, scale: int) -> None:
-    params = count_params(build_model(name, make_config(name, scale)))
-    assert abs(params - TABLE5_PARAMS[name]) <= 0.01 * TABLE5_PARAMS[name], params
-
-
-@pytest.mark.parametrize("scale", SCALES)
-def test_imdn_parameter_count_is_exact(scale: int) -> None:
-    assert count_params(build_model("imdn", make_config("imdn", scale))) == IMDN_RELEASED_PARAMS[scale]
 
 
 @pytest.mark.parametrize("scale", SCALES)
 def test_carn_single_scale_variant_drops_the_other_upsamplers(scale: int) -> None:
     single = count_params(build_model("carn", make_config("carn", scale, {"multi_scale": "false"})))
     assert single == {2: 964_163, 3: 1_148_803, 4: 1_111_875}[scale]
-
-
-@pytest.mark.parametrize("scale", SCALES)
-@pytest.mark.parametrize("name", BASELINES)
-def test_forward_shape_finite_and_backward(name: str, scale: int) -> None:
-    torch.manual_seed(0)
-    model = build_model(name, make_config(name, scale))
-    check_forward_and_backward(model, scale)
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    assert grads and all(torch.isfinite(grad).all() for grad in grads)
 
 
 @pytest.mark.parametrize("name", ["srcnn", "vdsr"])

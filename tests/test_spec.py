@@ -11,7 +11,8 @@ import pytest
 from harness import cli
 from harness.commands import run as run_command
 from harness.errors import UserError
-from harness.experiment.spec import TABLE_ROWS, Feed, load_spec
+from harness.experiment.spec import Feed, load_spec
+from harness.reporting.paper import load_paper
 from harness.experiment.trial import RunSettings, resolve_trials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -61,8 +62,8 @@ def single_error_line(err: str) -> str:
      ["base.epochs", "greater than or equal to 1"]),
     ("table: table3\nbase: {model: mren, scale: 4, epochs: 900, eval: [Set6]}\nvariants: [{row: OSA}]\n",
      ["base.eval[0]", "Set5"]),
-    (f"table: table1\nrow: '{{n_mreb}}'\nbase: {BASE}\ngrid: {{config: {{n_mreb: [3, 9]}}}}\n",
-     ["grid.config.n_mreb (value 9)", "n_mreb", "3..8"]),
+    (f"table: table1\nrow: '{{n_mreb}}'\nbase: {BASE}\ngrid: {{config: {{n_mreb: [3, 0]}}}}\n",
+     ["grid.config.n_mreb (value 0)", "n_mreb", "at least 1"]),
     (f"table: table3\nbase: {BASE}\nvariants: [{{row: OSA, config: {{scacb: sideways}}}}]\n",
      ["variants[0].config.scacb", "'osa'"]),
     (f"table: table3\nbase: {BASE}\nvariants: [{{row: OSA, config: {{n_mreb: six}}}}]\n",
@@ -77,7 +78,11 @@ def single_error_line(err: str) -> str:
     ("table: table3\nbase: {model: mren, scale: 4, eval: [Set5]}\nvariants: [{row: OSA}]\n",
      ["variants[0].epochs", "missing"]),
     ("table: table5\nbase: {model: imdn, scale: 4, mode: evaluate, eval: [Set5]}\nvariants: [{row: IMDN}]\n",
-     ["variants[0].weights", "learned parameters"]),
+     ["variants[0].weights", "learned parameters", "'released'"]),
+    ("table: table5\nbase: {model: mren, scale: 4, mode: evaluate, eval: [Set5], weights: released}\n"
+     "variants: [{row: MREN}]\n", ["base.weights", "no released weights"]),
+    ("table: table5\nbase: {model: efdn, scale: 2, mode: evaluate, eval: [Set5], weights: released}\n"
+     "variants: [{row: EFDN}]\n", ["base.weights", "scale 4 only, not 2"]),
     ("table: table5\nbase: {model: imdn, scale: 4, mode: evaluate, eval: [Set5], weights: 'x{sacle}.pth'}\n"
      "variants: [{row: IMDN}]\n", ["base.weights", "unknown placeholder {sacle}"]),
     (f"table: table3\nbase: {BASE}\nseeds: [0, 0]\nvariants: [{{row: OSA}}]\n", ["seeds", "listed twice"]),
@@ -200,7 +205,8 @@ def test_paper_spec_covers_every_row_and_shares_the_ablation_base() -> None:
     trials = paper_trials("paper")
     feeds = [feed for trial in trials for feed in trial.feeds]
     assert len(feeds) == 59 and len(set(feeds)) == 6 + 11 + 4 + 4 + 11 + 3  # Table 5 rows repeat per scale
-    for table, rows in TABLE_ROWS.items():
+    for table in load_paper().names_of("ablation"):
+        rows = load_paper().tables[table].row_keys
         assert sorted(feed.row for feed in feeds if feed.table == table) == sorted(rows)
     table5 = {(trial.config.scale, feed.row) for trial in trials for feed in trial.feeds if feed.table == "table5"}
     # SRCNN, VDSR, IDN, IMDN and EFDN from their authors' weights; SRCNN, VDSR and CARN retrained, labelled so
@@ -360,3 +366,15 @@ def test_spec_that_is_not_a_regular_file_is_refused(tmp_path: Path, capsys: pyte
     assert code == 2 and "not a regular file" in single_error_line(err)
     code, _, err = run_cli(capsys, tmp_path, "--profile", "smoke", "--results", tmp_path / "results")
     assert code == 2 and "not a regular file" in single_error_line(err)
+
+
+def test_trial_ids_are_those_of_the_committed_reference(shared_dir: Path) -> None:
+    """The smoke grid resolves to the trial ids and configs of results/reference/smoke.json: a refactor that moved
+    or retyped the config would orphan every existing record and the drift gate's reference."""
+    reference = json.loads((REPO_ROOT / "results" / "reference" / "smoke.json").read_text())["trials"]
+    settings = RunSettings("smoke", Path("unused"), data_root=shared_dir / "benchmarks",
+                           weights_dir=shared_dir / "weights")
+    trials = resolve_trials(load_spec(REPO_ROOT / "ablations" / "paper.yaml"), settings)
+    assert {trial.trial_id for trial in trials} == set(reference)
+    for trial in trials:
+        assert trial.config.to_json() == reference[trial.trial_id]["config"], trial.label

@@ -12,26 +12,20 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 import pydantic
 
 from harness import registry
 from harness.errors import UserError
 from harness.experiment.strict_yaml import read_yaml, short
+from harness.reporting.paper import load_paper
 
 Mode = Literal["train", "evaluate", "complexity"]
 Scale = Literal[2, 3, 4]
-TableName = Literal["table1", "table2", "table3", "table4", "table5", "table6"]
 EvalSet = Literal["Set5", "Set14", "B100", "Urban100", "Manga109"]
-# Rows of the ablation tables are fixed by the paper (docs/records.md); tables 5 and 6 take any method name.
-TABLE_ROWS: dict[str, tuple[str, ...]] = {
-    "table1": ("3", "4", "5", "6", "7", "8"),
-    "table2": tuple(f"{tenths / 10:.1f}" for tenths in range(11)),
-    "table3": ("OSA", "OCA", "SCNC", "SCACB"),
-    "table4": ("Distillation block", "Distillation block + Sigmoid", "Distillation block + jump connection", "DRACB"),
-}
 TRIAL_KEYS = ("model", "config", "scale", "mode", "epochs", "eval", "weights")
+RELEASED = "released"  # `weights: released`: the authors' file the registry names for the model and scale
 # Bounds on what a spec may expand to (the file's own limits are in strict_yaml.py). The paper's grid is 49 trials
 # in a 5 KB file of depth 5.
 MAX_TRIALS = 10_000
@@ -82,6 +76,17 @@ class Grid(_Strict):
     scale: Annotated[list[Scale], pydantic.Field(min_length=1), Distinct] | None = None
     epochs: Annotated[list[PositiveInt], pydantic.Field(min_length=1), Distinct] | None = None
     config: dict[Text, NonEmptyList] = {}
+
+
+def _paper_table(name: str) -> str:
+    """A table the transcription describes (harness/reporting/paper_tables.json)."""
+    tables = load_paper().tables
+    if name not in tables:
+        raise ValueError(f"not a table of the paper; tables: {', '.join(tables)}")
+    return name
+
+
+TableName = Annotated[str, pydantic.AfterValidator(_paper_table)]
 
 
 class SpecFile(_Strict):
@@ -298,22 +303,38 @@ def _validate_trial(spec: SpecFile, settings: dict[str, _Setting], config: dict[
     model_config = _model_config(model, scale, config, file, variant_path)
     variables = {"model": model, "scale": scale, "mode": mode, "epochs": epochs, "seed": seed,
                  **{name: field for name, field in dataclasses.asdict(model_config).items() if name != "scale"}}
-    if weights is not None:
+    if weights == RELEASED:
+        weights = _released_file(model, scale, fail)
+    elif weights is not None:
         weights = _format(weights, variables, settings["weights"].origin, file)
     if mode == "evaluate" and weights is None and _has_parameters(model, model_config):
-        fail("weights", f"model {model!r} has learned parameters: an evaluation-only trial needs a weights file")
+        fail("weights", f"model {model!r} has learned parameters: an evaluation-only trial needs weights (a file "
+                        f"name, or {RELEASED!r} for the authors' file the registry names)")
     row_template, row_origin = (variant.row, f"{variant_path}.row") if variant is not None and variant.row else (
         spec.row, "row")
     if row_template is None:
         raise UserError(f"{file}: {variant_path}.row: missing (name the {spec.table} row this trial fills, "
                         "or give a row template at the top level)")
     row = _format(row_template, variables, row_origin, file)
-    allowed_rows = TABLE_ROWS.get(spec.table)
-    if allowed_rows is not None and row not in allowed_rows:
+    table = load_paper().tables[spec.table]
+    # an ablation's rows are the paper's; a table with open rows (methods compared) takes any method name
+    allowed_rows = table.row_keys
+    if not table.open_rows and row not in allowed_rows:
         raise UserError(f"{file}: {row_origin}: {row!r} is not a row of {spec.table}; rows: "
                         f"{', '.join(repr(r) for r in allowed_rows)}")
     return SpecTrial(model=model, model_config=model_config, scale=scale, mode=mode, epochs=epochs,
                      eval_sets=tuple(eval_sets or ()), weights=weights, seed=seed, feed=Feed(spec.table, row))
+
+
+def _released_file(model: str, scale: int, fail: Callable[[str, str], typing.NoReturn]) -> str:
+    """`weights: released`: the file the model's authors released for `scale`, as the registry names it."""
+    released = registry.entry(model).released
+    if released is None:
+        fail("weights", f"model {model!r} has no released weights in the registry; name a file instead")
+    if scale not in released.scales:
+        fail("weights", f"model {model!r} has released weights at scale {', '.join(map(str, released.scales))} "
+                        f"only, not {scale}")
+    return released.file_for(scale)
 
 
 def _model_config(model: str, scale: int, config: dict[str, _Setting], file: str, variant_path: str) -> Any:

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from harness.conventions import PAPER_MACS_INPUT
 from harness.reporting.findings import Finding
 from harness.reporting.numbers import format_number
-from harness.reporting.paper import (ABLATION_TABLES, SCALES, TABLE_TITLES, UNITS, CellRef, Paper,
-                                     PaperValue, TextClaim)
+from harness.reporting.paper import SCALES, UNITS, CellRef, Paper, PaperValue, TextClaim, table_title
 
 
 @dataclass(frozen=True)
@@ -109,20 +108,21 @@ def consistency_findings(paper: Paper) -> list[Finding]:
 
 
 def _aliases(paper: Paper) -> list[tuple[PaperValue, CellRef]]:
-    """Numbers of Tables 1-4 and 6 paired with the Table 5 cell that must print the same: the ablations' full model
-    has the final model's architecture (its parameters), Table 6 repeats Table 5's models and evaluations. The
-    ablations' PSNR and SSIM come from shorter training and may differ (see `_reference_rows`)."""
+    """Numbers of the unscaled tables paired with the comparison-table cell that must print the same: the ablations'
+    full model has the final model's architecture (its parameters), the complexity table repeats the models and
+    evaluations of the table it takes its scores from. The ablations' PSNR and SSIM come from shorter training and
+    may differ (see `_reference_rows`)."""
     aliases = []
     for name, inference in paper.inferred_scales.items():
         spec = paper.tables[name]
         for value in paper.values_of(name):
-            if name in ABLATION_TABLES and value.row == spec.reference_row and value.column == "params":
-                row = spec.full_model or ""
-            elif name == "table6" and value.column != "macs":
-                row = value.row
+            if spec.kind == "ablation" and value.row == spec.reference_row and value.column == "params":
+                target, row = paper.comparison, spec.full_model or ""
+            elif spec.scores_from is not None and value.column != "macs":
+                target, row = spec.scores_from, value.row
             else:
                 continue
-            aliases.append((value, CellRef(table="table5", row=row, column=value.column, dataset=value.dataset,
+            aliases.append((value, CellRef(table=target, row=row, column=value.column, dataset=value.dataset,
                                            scale=inference.scale)))
     return aliases
 
@@ -136,7 +136,7 @@ def _same_cell_disagrees(paper: Paper) -> list[Finding]:
         table5 = paper.lookup(target)
         printed = ([table5] if table5 else []) + values
         if len({value.value for value in printed}) > 1:
-            where = "; ".join(f"{TABLE_TITLES[value.table]} row {value.row!r}: {value.printed}" for value in printed)
+            where = "; ".join(f"{table_title(value.table)} row {value.row!r}: {value.printed}" for value in printed)
             findings.append(Finding("contradiction", "same-quantity",
                                     f"{target.describe()} is printed with different values", where))
     return findings
@@ -146,22 +146,25 @@ def _reference_rows(paper: Paper) -> list[Finding]:
     """The ablations' full model against the final model of Table 5, which is said to train longer."""
     epochs = paper.training_epochs
     equal = []
-    for name in ABLATION_TABLES:
+    for name in paper.names_of("ablation"):
         spec = paper.tables[name]
         scale = paper.inferred_scales[name].scale
         ablation = [paper.value(name, spec.reference_row or "", metric, "Set5") for metric in ("psnr_y", "ssim_y")]
-        final = [paper.value("table5", spec.full_model or "", metric, "Set5", scale) for metric in ("psnr_y", "ssim_y")]
+        final = [paper.value(paper.comparison, spec.full_model or "", metric, "Set5", scale)
+                 for metric in ("psnr_y", "ssim_y")]
         if ablation[0].value == final[0].value and epochs.ablation != epochs.final:
             equal.append((name, spec, scale, ablation, final))
     if not equal:
         return []
     _, spec, scale, ablation, final = equal[0]
-    tables = ", ".join(TABLE_TITLES[name] for name, *_ in equal)
+    tables = ", ".join(table_title(name) for name, *_ in equal)
     return [Finding(
         "suspect", "ablation-equals-final",
         f"The ablations' full model has the final {spec.full_model}'s Set5 PSNR ({final[0].printed} dB, "
-        f"Table 5 ×{scale}) although trained {epochs.ablation} instead of {epochs.final} epochs",
-        f"{tables} print {ablation[0].printed} / {ablation[1].printed} for the full model; Table 5 prints "
+        f"{table_title(paper.comparison)} ×{scale}) although trained {epochs.ablation} instead of {epochs.final} "
+        "epochs",
+        f"{tables} print {ablation[0].printed} / {ablation[1].printed} for the full model; "
+        f"{table_title(paper.comparison)} prints "
         f"{final[0].printed} / {final[1].printed}. The paper says: “{epochs.quote}”. Training "
         f"{epochs.final / epochs.ablation:.3g}× longer and landing on the same PSNR while SSIM moves is unlikely; "
         f"either the ablation rows reuse the final PSNR or the epoch counts are not what was run.")]
@@ -171,8 +174,9 @@ def _params_across_scales(paper: Paper) -> list[Finding]:
     """A fixed architecture's parameter count changes with the scale only through its upsampler: a count equal at two
     scales but different at the third fits no upsampler design."""
     findings = []
-    for row in dict.fromkeys(row.key for row in paper.tables["table5"].rows):
-        counts = {scale: paper.lookup(CellRef(table="table5", row=row, column="params", scale=scale))
+    comparison = paper.comparison
+    for row in paper.tables[comparison].row_keys:
+        counts = {scale: paper.lookup(CellRef(table=comparison, row=row, column="params", scale=scale))
                   for scale in SCALES}
         if any(value is None or value.value is None for value in counts.values()):
             continue
@@ -181,7 +185,7 @@ def _params_across_scales(paper: Paper) -> list[Finding]:
             listing = ", ".join(f"×{scale} {value.printed}" for scale, value in counts.items())
             findings.append(Finding(
                 "suspect", "params-across-scales", f"{row}'s parameter count is equal at two scales but not the third",
-                f"Table 5: {listing}. The scale changes only the upsampler, so a count is either the same at all "
+                f"{table_title(comparison)}: {listing}. The scale changes only the upsampler, so a count is either the same at all "
                 f"scales or differs at each; one of these numbers is likely copied from another model."))
     return findings
 
@@ -191,20 +195,21 @@ def _duplicate_results(paper: Paper) -> list[Finding]:
     chance; between variants of one model (names sharing a stem, e.g. MREN and MREN-L, from the same authors) of
     different size, a copied row is the likelier explanation."""
     findings = []
+    comparison = paper.comparison
     results: dict[tuple, list[str]] = {}
-    for value in paper.values_of("table5"):
+    for value in paper.values_of(comparison):
         if value.column == "psnr_y":
-            ssim = paper.value("table5", value.row, "ssim_y", value.dataset, value.scale)
+            ssim = paper.value(comparison, value.row, "ssim_y", value.dataset, value.scale)
             results.setdefault((value.scale, value.dataset, value.printed, ssim.printed), []).append(value.row)
     for (scale, dataset, psnr, ssim), rows in results.items():
         if len(rows) < 2:
             continue
         variants = any(a != b and b.startswith(a) for a in rows for b in rows)
-        params = ", ".join(f"{row} {paper.value('table5', row, 'params', None, scale).printed}" for row in rows)
+        params = ", ".join(f"{row} {paper.value(comparison, row, 'params', None, scale).printed}" for row in rows)
         findings.append(Finding(
             "suspect" if variants else "note", "duplicate-result",
             f"{' and '.join(rows)} print the same ×{scale} {dataset} result ({psnr} / {ssim})",
-            f"Table 5 ×{scale} {dataset}, parameters {params}. "
+            f"{table_title(comparison)} ×{scale} {dataset}, parameters {params}. "
             + ("Variants of one model of different size matching to the last digit in both PSNR and SSIM suggests "
                "a copied row." if variants else "Possibly chance in a crowded column.")))
     return findings
@@ -213,11 +218,13 @@ def _duplicate_results(paper: Paper) -> list[Finding]:
 def _rank_mismatch(paper: Paper) -> list[Finding]:
     """PSNR and SSIM rank methods alike; a method whose two ranks sit half a table apart has a mistyped number."""
     findings = []
-    for scale, dataset in itertools.product(SCALES, ("Set5", "Set14", "B100", "Urban100")):
+    comparison = paper.comparison
+    datasets = dict.fromkeys(column.dataset for column in paper.tables[comparison].columns if column.dataset)
+    for scale, dataset in itertools.product(SCALES, datasets):
         pairs = {}
-        for value in paper.values_of("table5"):
+        for value in paper.values_of(comparison):
             if value.scale == scale and value.dataset == dataset and value.column == "psnr_y":
-                pairs[value.row] = (value, paper.value("table5", value.row, "ssim_y", dataset, scale))
+                pairs[value.row] = (value, paper.value(comparison, value.row, "ssim_y", dataset, scale))
         for row, (psnr, ssim) in pairs.items():
             psnr_rank = _average_rank(psnr.value, [other.value for other, _ in pairs.values()])
             ssim_rank = _average_rank(ssim.value, [other.value for _, other in pairs.values()])
@@ -238,20 +245,29 @@ def _average_rank(value: float, column: list[float]) -> float:
 def _macs_per_parameter(paper: Paper) -> list[Finding]:
     """A network whose layers run at the LR resolution costs about params × LR pixels MACs, so MACs per parameter
     is nearly the same across the lightweight models of one table; a far outlier was counted differently."""
+    findings = []
+    for name in paper.names_of("complexity"):
+        findings += _macs_outliers(paper, name)
+    return findings
+
+
+def _macs_outliers(paper: Paper, name: str) -> list[Finding]:
     ratios = {}
-    for value in paper.values_of("table6"):
+    for value in paper.values_of(name):
         if value.column == "macs":
-            params = paper.value("table6", value.row, "params")
+            params = paper.value(name, value.row, "params")
             ratios[value.row] = (value.value / params.value, value, params)
+    if not ratios:
+        return []
     typical = statistics.median(ratio for ratio, _, _ in ratios.values())
-    scale = paper.inferred_scales["table6"].scale
+    scale = paper.inferred_scales[name].scale
     findings = []
     for row, (ratio, macs, params) in ratios.items():
         if ratio < typical / 2 or ratio > typical * 2:
             lr_pixels = ", ".join(f"×{s} {PAPER_MACS_INPUT.hr_pixels // (s * s):,}" for s in SCALES)
             findings.append(Finding(
                 "suspect", "macs-per-parameter", f"{row}'s Flops are {ratio / typical:.2f}× what its size predicts",
-                f"Table 6: {macs.printed} / {params.printed} = {ratio:,.0f} MACs per parameter against a median of "
-                f"{typical:,.0f} for the table's methods. At about params × LR pixels, with a 1280×720 output the "
+                f"{table_title(name)}: {macs.printed} / {params.printed} = {ratio:,.0f} MACs per parameter against a median of "
+                f"{typical:,.0f} for the table's methods. At about params × LR pixels, with a {PAPER_MACS_INPUT} the "
                 f"LR image has {lr_pixels} pixels; the table is otherwise ×{scale}."))
     return findings

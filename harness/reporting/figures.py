@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from harness.records import TrialRecord, Visual  # noqa: E402
+from harness.reporting.paper import load_paper  # noqa: E402
 from harness.reporting.tables import ReproductionTable  # noqa: E402
 
 plt.rcParams.update({
@@ -94,8 +95,9 @@ def tradeoff_params(table5: ReproductionTable) -> Figure:
     for axis, scale in zip(axes[0], scales, strict=True):
         part = frame.loc[scale]
         _scatter(axis, part["parameters"], part[column], rows.loc[scale, "label"], scale_params=1000)
-        axis.set(title=f"×{scale}", xlabel="parameters (K)", ylabel=f"{dataset} PSNR (dB)")
-    return Figure("tradeoff_params", f"PSNR against parameters ({dataset}, Table 5)",
+        axis.set(title=f"×{scale}", xlabel=table5.spec.figure.x_label, ylabel=f"{dataset} PSNR (dB)")
+    drawn = table5.spec.figure
+    return Figure(drawn.name, f"{drawn.title} ({dataset}, {table5.spec.label})",
                   "Grey dots: the paper's Table 5. Red squares: reproduced, with an arrow from the published point "
                   "of the same method; hollow where only the parameter count was reproduced.", _png(figure))
 
@@ -106,8 +108,8 @@ def tradeoff_macs(table6: ReproductionTable) -> Figure:
     figure, axes = plt.subplots(1, 2, figsize=(8.6, 3.8), squeeze=False)
     for axis, dataset in zip(axes[0], datasets, strict=True):
         _scatter(axis, frame["Flops"], frame[f"PSNR({dataset})"], rows["label"], scale_params=1e9)
-        axis.set(title=dataset, xlabel="MACs (G), printed “Flops”", ylabel=f"{dataset} PSNR (dB)")
-    return Figure("tradeoff_macs", "PSNR against MACs (Table 6)",
+        axis.set(title=dataset, xlabel=table6.spec.figure.x_label, ylabel=f"{dataset} PSNR (dB)")
+    return Figure(table6.spec.figure.name, f"{table6.spec.figure.title} ({table6.spec.label})",
                   "Grey dots: the paper's Table 6. Red squares: reproduced, with an arrow from the published point; "
                   "hollow where only MACs were reproduced (complexity-only trials), placed at the paper's PSNR. "
                   "MACs are counted for the output size the records state.", _png(figure))
@@ -187,7 +189,7 @@ def visual_comparisons(results_dir: Path, records: list[TrialRecord]) -> tuple[l
     for (dataset, scale), view in sorted(chosen.items()):
         _, _, image_name, box = view
         members = sorted(by_view[view], key=lambda item: _model_order(item[0]))
-        comparisons = [item for item in members if any(feed.table == "table5" for feed in item[0].feeds)] or members
+        comparisons = [item for item in members if any(_compares(feed.table) for feed in item[0].feeds)] or members
         panels = []
         hr_files = [visual.hr_file for _, visual in members if visual.hr_file]
         hr_path = results_dir / (hr_files[0] if hr_files else f"visuals/hr_{dataset}_{image_name}.png")
@@ -221,6 +223,12 @@ def visual_comparisons(results_dir: Path, records: list[TrialRecord]) -> tuple[l
                               f"Crop of {height}×{width} HR pixels at ({top}, {left}), enlarged without smoothing.",
                               _png(figure)))
     return figures, notes
+
+
+def _compares(table: str) -> bool:
+    """Whether `table` is one comparing methods: its trials make the visual comparison."""
+    tables = load_paper().tables
+    return table in tables and tables[table].kind == "comparison"
 
 
 def _load(path: Path) -> np.ndarray:

@@ -10,9 +10,9 @@ from typing import Any, Literal
 import pandas as pd
 
 from harness.reporting.numbers import format_diff, format_number, format_value
-from harness.reporting.paper import ABLATION_TABLES, TABLE_TITLES
+from harness.reporting.paper import table_title
 from harness.reporting.tables import EXACT_AUTHORS, EXACT_PRIMARY, ReproductionTable, long_form
-from harness.reporting.tolerance import MISMATCH_TOLERANCE, tolerance_for
+from harness.reporting.tolerance import MISMATCH_TOLERANCE
 
 
 # contradiction: the paper disagrees with itself; mismatch: a number does not reproduce;
@@ -46,13 +46,12 @@ def summarize(tables: dict[str, ReproductionTable]) -> list[TableSummary]:
     summaries = []
     for name, table in tables.items():
         part = cells[(cells["table"] == name) & cells["reproduced"].notna() & cells["paper"].notna()]
-        missed = [cell for cell in part.itertuples()
-                  if abs(cell.diff) > tolerance_for(cell.column, cell.paper, cell.std)]
+        missed = part[part["miss_ratio"] > 1]
         psnr = part[part["column"] == "psnr_y"]
         largest = ""
         if len(psnr):
             worst = psnr.loc[psnr["diff"].abs().idxmax()]
-            where = f"×{int(worst['scale'])} " if name == "table5" else ""
+            where = f"×{int(worst['scale'])} " if table.spec.rows_by_scale else ""
             largest = f"{format_diff('psnr_y', worst['diff'])} dB ({where}{worst['row']}, {worst['label']})"
         statuses = table.rows["status"]
         summaries.append(TableSummary(name=name, paper_rows=int((statuses != "not in paper").sum()),
@@ -68,13 +67,9 @@ def reproduction_findings(tables: dict[str, ReproductionTable]) -> list[Finding]
     findings = []
     compared = cells[cells["reproduced"].notna() & cells["paper"].notna()]
     for name, table_cells in compared.groupby("table", sort=False):
-        misses = []
-        for cell in table_cells.itertuples():
-            tolerance = tolerance_for(cell.column, cell.paper, cell.std)
-            if abs(cell.diff) > tolerance:
-                misses.append((abs(cell.diff) / tolerance, cell))
+        misses = [(cell.miss_ratio, cell) for cell in table_cells.itertuples() if cell.miss_ratio > 1]
         if not misses:
-            findings.append(Finding("note", "reproduces", f"{TABLE_TITLES[name]}: all {len(table_cells)} reproduced "
+            findings.append(Finding("note", "reproduces", f"{table_title(name)}: all {len(table_cells)} reproduced "
                                     "numbers match the paper within tolerance", _tolerance_text()))
             continue
         misses.sort(key=lambda item: -item[0])
@@ -82,10 +77,10 @@ def reproduction_findings(tables: dict[str, ReproductionTable]) -> list[Finding]
         if len(misses) > MAX_LISTED:
             items += (f"and {len(misses) - MAX_LISTED} more (see the table)",)
         findings.append(Finding("mismatch", "does-not-reproduce",
-                                f"{TABLE_TITLES[name]}: {len(misses)} of {len(table_cells)} reproduced numbers "
+                                f"{table_title(name)}: {len(misses)} of {len(table_cells)} reproduced numbers "
                                 "miss the paper's", f"{_tolerance_text()}. Largest first:", items))
     findings.extend(protocol_findings(cells))
-    ablations = cells[cells["table"].isin(ABLATION_TABLES) & cells["spread"].notna() & cells["paper_delta_ref"].notna()]
+    ablations = cells[(cells["kind"] == "ablation") & cells["spread"].notna() & cells["paper_delta_ref"].notna()]
     for cell in ablations.itertuples():
         if cell.paper_delta_ref == 0 and cell.delta_ref == 0:
             continue
@@ -95,7 +90,7 @@ def reproduction_findings(tables: dict[str, ReproductionTable]) -> list[Finding]
             unit = " dB" if cell.column == "psnr_y" else ""
             findings.append(Finding(
                 "note", "ablation-within-noise",
-                f"{TABLE_TITLES[cell.table]} {cell.row} vs the full model, {cell.label}: "
+                f"{table_title(cell.table)} {cell.row} vs the full model, {cell.label}: "
                 + ("the paper's effect is within the seed-to-seed spread" if within else
                    "the reproduced effect has the opposite sign" if opposite else
                    "the reproduced effect is within the seed-to-seed spread"),
@@ -107,7 +102,7 @@ def reproduction_findings(tables: dict[str, ReproductionTable]) -> list[Finding]
 def protocol_findings(cells: pd.DataFrame) -> list[Finding]:
     """Table 5 rows scored under their authors' protocol as well: which cells reproduce exactly under which protocol,
     which under none (and by how much each misses), and the parameter counts that differ from the paper's."""
-    table5 = cells[(cells["table"] == "table5") & cells["paper"].notna()]
+    table5 = cells[(cells["kind"] == "comparison") & cells["paper"].notna()]
     scored = table5[table5["authors_protocol"].fillna("") != ""]
     findings = []
     if len(scored):
@@ -130,7 +125,7 @@ def protocol_findings(cells: pd.DataFrame) -> list[Finding]:
             "Every compared cell reproduces under at least one protocol.", items))
     params = table5[(table5["column"] == "params") & table5["reproduced"].notna() & table5["released_weights"]]
     wrong = [cell for cell in params.itertuples()
-             if abs(cell.reproduced - cell.paper) > MISMATCH_TOLERANCE["params"]]
+             if cell.miss_ratio > 1]
     if wrong:
         findings.append(Finding(
             "mismatch", "parameter-count",

@@ -1,7 +1,9 @@
-"""The paper's Tables 1-6 and its numeric claims in the prose, as typed objects, plus rules that find where the paper
-contradicts itself.
+"""The paper's Tables 1-6 and its numeric claims in the prose, as typed objects.
 
-The transcription lives in `paper_tables.json` beside this module: one entry per printed number, with the string as
+The transcription lives in `paper_tables.json` beside this module, and it describes the tables as well as their
+numbers: each table's kind (an ablation, the comparison with other methods, the complexity table), its rows and
+columns, whether its rows repeat per scale, whether specs may add rows the paper lacks, and its figure. Adding a
+report table is one entry there and one spec. Every printed number is one entry of `values`, with the string as
 printed and the line of `mren-paper.txt` it came from. Parameters are integers (298K -> 298000), "Flops" are
 integers (23.8G -> 23800000000), numbers printed "--" are null. Tables 1-4 and 6 do not print their scale;
 `Paper.inferred_scales` derives it from the numbers themselves, and the findings say so. Numbers the text quotes
@@ -17,8 +19,7 @@ from typing import Literal
 import pydantic
 
 Column = Literal["psnr_y", "ssim_y", "params", "macs"]
-TABLE_NAMES = ("table1", "table2", "table3", "table4", "table5", "table6")
-ABLATION_TABLES = ("table1", "table2", "table3", "table4")
+TableKind = Literal["ablation", "comparison", "complexity"]
 SCALES = (2, 3, 4)
 UNITS = {"params": 1000, "macs": 1e9}  # the paper prints parameters in K and Flops in G
 
@@ -37,7 +38,7 @@ class CellRef(_Frozen):
     def describe(self) -> str:
         scale = f" ×{self.scale}" if self.scale else ""
         dataset = f" {self.dataset}" if self.dataset else ""
-        return f"{TABLE_TITLES[self.table]}{scale} {self.row}{dataset} {COLUMN_TITLES[self.column]}"
+        return f"{table_title(self.table)}{scale} {self.row}{dataset} {COLUMN_TITLES[self.column]}"
 
 
 class PaperValue(_Frozen):
@@ -67,14 +68,36 @@ class TableRow(_Frozen):
     year: int | None = None  # Table 5 only; the paper prints none for MREN and MREN-L
 
 
+class TableFigure(_Frozen):
+    name: str  # file name of the figure, figures/<name>.png
+    title: str
+    x_label: str
+
+
 class PaperTable(_Frozen):
     name: str
+    number: int  # as the paper numbers it: "Table 5"
+    # ablation: rows vary one setting of the full model (its reference row); comparison: methods against each other,
+    # rows per scale; complexity: parameters and MACs of methods, scored where the comparison table scores them
+    kind: TableKind
+    rows_by_scale: bool  # rows repeat per printed scale (the comparison table)
+    open_rows: bool  # specs may feed rows the paper lacks (another method)
+    scores_from: str | None  # the table whose trials give this table's PSNR/SSIM (complexity-only trials give none)
+    figure: TableFigure | None  # the figure the report draws of it
     title: str
     row_header: str
     reference_row: str | None  # the full model in an ablation table
-    full_model: str | None = None  # the Table 5 method the reference row is
+    full_model: str | None = None  # the comparison-table method the reference row is
     columns: tuple[TableColumn, ...]
     rows: tuple[TableRow, ...]
+
+    @property
+    def label(self) -> str:
+        return f"Table {self.number}"
+
+    @property
+    def row_keys(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(row.key for row in self.rows))
 
 
 class TextClaim(_Frozen):
@@ -104,7 +127,6 @@ class _PaperFile(_Frozen):
     text_claims: tuple[TextClaim, ...]
 
 
-TABLE_TITLES = {name: f"Table {name[-1]}" for name in TABLE_NAMES}
 COLUMN_TITLES = {"psnr_y": "PSNR", "ssim_y": "SSIM", "params": "parameters", "macs": "Flops"}
 
 
@@ -135,13 +157,26 @@ class Paper:
         value = self.lookup(CellRef(table=table, row=row, column=column.column, dataset=column.dataset, scale=scale))
         return None if value is None else value.value
 
+    def lookup_params(self, table: str, row: str, scale: int | None) -> PaperValue | None:
+        """The parameter count `table` prints for `row` (at `scale` where its rows are per scale), if any."""
+        value = self.lookup(CellRef(table=table, row=row, column="params", scale=scale))
+        return value if value is not None and value.value is not None else None
+
     def values_of(self, table: str) -> list[PaperValue]:
         return [value for value in self.values if value.table == table]
 
+    def names_of(self, kind: TableKind) -> tuple[str, ...]:
+        return tuple(name for name, table in self.tables.items() if table.kind == kind)
+
+    @property
+    def comparison(self) -> str:
+        """The table comparing methods at each scale (Table 5): the one the others' scales are inferred from."""
+        return self.names_of("comparison")[0]
+
     @functools.cached_property
     def inferred_scales(self) -> dict[str, "ScaleInference"]:
-        """Tables 1-4 and 6 by name: the scale their numbers belong to, with the evidence."""
-        return {name: _infer_scale(self, name) for name in TABLE_NAMES if name != "table5"}
+        """Tables that print no scale, by name: the scale their numbers belong to, with the evidence."""
+        return {name: _infer_scale(self, name) for name, table in self.tables.items() if not table.rows_by_scale}
 
 
 @dataclass(frozen=True)
@@ -155,8 +190,15 @@ def load_paper() -> Paper:
     raw = json.loads(resources.files("harness.reporting").joinpath("paper_tables.json").read_text(encoding="utf-8"))
     parsed = _PaperFile.model_validate(raw)
     tables = {name: PaperTable.model_validate({"name": name, **table}) for name, table in parsed.tables.items()}
-    if tuple(tables) != TABLE_NAMES:
-        raise ValueError(f"paper_tables.json holds tables {list(tables)}, expected {list(TABLE_NAMES)}")
+    comparisons = [name for name, table in tables.items() if table.kind == "comparison" and table.rows_by_scale]
+    if len(comparisons) != 1:
+        raise ValueError(f"paper_tables.json needs one comparison table with rows by scale, has {comparisons}")
+    for name, table in tables.items():
+        if table.scores_from is not None and table.scores_from not in tables:
+            raise ValueError(f"paper_tables.json: {name}.scores_from names no table: {table.scores_from!r}")
+        if table.kind == "ablation" and (table.reference_row not in table.row_keys or not table.full_model):
+            raise ValueError(f"paper_tables.json: ablation {name} needs a reference_row among its rows and a "
+                             "full_model")
     refs = [value.ref() for value in parsed.values]
     if len(set(refs)) != len(refs):
         raise ValueError("paper_tables.json holds a cell twice")
@@ -164,16 +206,23 @@ def load_paper() -> Paper:
                  values=parsed.values, claims=parsed.text_claims)
 
 
+def table_title(name: str) -> str:
+    """"Table 5" for "table5"; a name the transcription lacks is shown as it is."""
+    tables = load_paper().tables
+    return tables[name].label if name in tables else name
+
+
 def _infer_scale(paper: Paper, table: str) -> ScaleInference:
-    """Which Table 5 scale the unscaled table's numbers belong to: the scale at which most of them reappear."""
-    if table in ABLATION_TABLES:
+    """Which comparison-table scale the unscaled table's numbers belong to: the scale at which most reappear."""
+    comparison = paper.comparison
+    if paper.tables[table].kind == "ablation":
         spec = paper.tables[table]
-        pairs = [(value, CellRef(table="table5", row=spec.full_model or "", column=value.column,
+        pairs = [(value, CellRef(table=comparison, row=spec.full_model or "", column=value.column,
                                  dataset=value.dataset, scale=scale))
                  for value in paper.values_of(table) if value.row == spec.reference_row for scale in SCALES]
         described = f"its reference row {spec.reference_row!r} (the full model, {spec.full_model})"
     else:
-        pairs = [(value, CellRef(table="table5", row=value.row, column=value.column, dataset=value.dataset,
+        pairs = [(value, CellRef(table=comparison, row=value.row, column=value.column, dataset=value.dataset,
                                  scale=scale))
                  for value in paper.values_of(table) if value.column != "macs" for scale in SCALES]
         described = "its rows"
@@ -185,10 +234,6 @@ def _infer_scale(paper: Paper, table: str) -> ScaleInference:
             totals[ref.scale] += 1
             matches[ref.scale] += other.value == value.value
     best = max(SCALES, key=lambda scale: matches[scale])
-    return ScaleInference(scale=best, evidence=f"{TABLE_TITLES[table]} prints no scale; {matches[best]} of "
-                                               f"{totals[best]} numbers of {described} equal Table 5 ×{best}")
-
-
-# --- findings: rules over the transcription ---------------------------------------------------------------------
-
-
+    return ScaleInference(scale=best, evidence=f"{table_title(table)} prints no scale; {matches[best]} of "
+                                               f"{totals[best]} numbers of {described} equal "
+                                               f"{table_title(comparison)} ×{best}")

@@ -17,7 +17,7 @@ from harness.reporting import figures
 from harness.reporting.latex import latex_table
 from harness.reporting.consistency import ClaimCheck, check_claims, consistency_findings
 from harness.reporting.findings import Finding, reproduction_findings, summarize
-from harness.reporting.paper import TABLE_NAMES, Paper, load_paper
+from harness.reporting.paper import Paper, load_paper
 from harness.records import load_records
 from harness.reporting.tables import build_tables
 from harness.reporting.tolerance import MISMATCH_TOLERANCE
@@ -47,23 +47,27 @@ def build_report(results_dir: Path, paper: Paper | None = None) -> Report:
     paper = paper or load_paper()
     records = load_records(results_dir)
     tables = build_tables(paper, records)
-    views = [table_view(tables[name]) for name in TABLE_NAMES]
+    views = [table_view(table) for table in tables.values()]
     paper_findings = consistency_findings(paper)
     claims: list[ClaimCheck] = check_claims(paper)
     repro_findings = reproduction_findings(tables)
 
     made: list[figures.Figure] = []
     missing: dict[str, str] = {}
-    for name, table, title, x_label in [
-            ("psnr_vs_mrebs", tables["table1"], "PSNR against the number of MREBs (Table 1)", "number of MREBs"),
-            ("psnr_vs_comm_weight", tables["table2"], "PSNR against the communication weight (Table 2)",
-             "communication weight")]:
-        figure = figures.ablation_curve(table, name, title, x_label)
-        if figure is None:
-            missing[title] = f"no record feeds {title.split('(')[-1].rstrip(')')}"
+    for table in tables.values():
+        drawn = table.spec.figure
+        if drawn is None:
+            continue
+        if table.spec.kind == "ablation":
+            figure = figures.ablation_curve(table, drawn.name, f"{drawn.title} ({table.spec.label})", drawn.x_label)
+            if figure is None:
+                missing[f"{drawn.title} ({table.spec.label})"] = f"no record feeds {table.spec.label}"
+            else:
+                made.append(figure)
+        elif table.spec.kind == "comparison":
+            made.append(figures.tradeoff_params(table))
         else:
-            made.append(figure)
-    made += [figures.tradeoff_params(tables["table5"]), figures.tradeoff_macs(tables["table6"])]
+            made.append(figures.tradeoff_macs(table))
     curves = figures.training_curves(records)
     if curves is None:
         missing["Training curves"] = "no record carries a training curve (evaluation-only trials)"

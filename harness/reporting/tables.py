@@ -16,10 +16,10 @@ import pandas as pd
 
 from harness.conventions import PAPER_MACS_INPUT
 from harness.records import TrialRecord, trial_label
-from harness.reporting.paper import ABLATION_TABLES, TABLE_NAMES, Paper, PaperTable, TableColumn, TableRow
-from harness.reporting.tolerance import is_exact
+from harness.reporting.paper import Paper, PaperTable, TableColumn, TableRow
+from harness.reporting.tolerance import is_exact, miss_ratio
 
-FIELDS = ("paper", "reproduced", "std", "n", "diff")
+FIELDS = ("paper", "reproduced", "std", "n", "diff", "miss_ratio")  # miss_ratio: harness/reporting/tolerance.py
 # Table 5, rows scored under more than one protocol: the value under the authors' protocol (the row's
 # `authors_protocol`), and which protocol reproduces the paper's printed digits exactly (bit 1: the first protocol,
 # usually common; bit 2: the authors'; NaN where the cell was not compared).
@@ -113,34 +113,35 @@ class ReproductionTable:
 
 def build_tables(paper: Paper, records: list[TrialRecord]) -> dict[str, ReproductionTable]:
     groups = group_trials(records)
-    return {name: _build_table(paper, name, groups) for name in TABLE_NAMES}
+    return {name: _build_table(paper, name, groups) for name in paper.tables}
 
 
-def _row_id(table: str, scale: int | None, row: str) -> tuple:
-    return (scale, row) if table == "table5" else (row,)
+def _row_id(spec: PaperTable, scale: int | None, row: str) -> tuple:
+    return (scale, row) if spec.rows_by_scale else (row,)
 
 
-def _candidates(name: str, groups: list[TrialGroup]) -> dict[tuple, list[TrialGroup]]:
-    """Row id -> the seed groups whose records feed that row of table `name`."""
+def _candidates(spec: PaperTable, groups: list[TrialGroup]) -> dict[tuple, list[TrialGroup]]:
+    """Row id -> the seed groups whose records feed that row of the table."""
     candidates: dict[tuple, list[TrialGroup]] = {}
     for group in groups:
         for feed in group.first.feeds:
-            if feed.table == name:
-                candidates.setdefault(_row_id(name, group.first.config.scale, feed.row), []).append(group)
+            if feed.table == spec.name:
+                candidates.setdefault(_row_id(spec, group.first.config.scale, feed.row), []).append(group)
     return candidates
 
 
 def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> ReproductionTable:
     spec = paper.tables[name]
-    inferred = paper.inferred_scales[name].scale if name != "table5" else None
-    candidates = _candidates(name, groups)
-    # Table 6 is fed by complexity-only trials (parameters, MACs); its PSNR/SSIM are Table 5's at the same scale.
-    table5 = _candidates("table5", groups) if name == "table6" else {}
+    inferred = paper.inferred_scales[name].scale if not spec.rows_by_scale else None
+    candidates = _candidates(spec, groups)
+    # A complexity table is fed by complexity-only trials (parameters, MACs); its PSNR/SSIM come from the trials of
+    # its `scores_from` table at the same scale.
+    scored = _candidates(paper.tables[spec.scores_from], groups) if spec.scores_from else {}
 
-    paper_rows: list[tuple[tuple, TableRow | None]] = [(_row_id(name, row.scale, row.key), row) for row in spec.rows]
+    paper_rows: list[tuple[tuple, TableRow | None]] = [(_row_id(spec, row.scale, row.key), row) for row in spec.rows]
     known = {row_id for row_id, _ in paper_rows}
     extra = [(row_id, None) for row_id in candidates if row_id not in known]
-    if name == "table5":  # records of methods the paper lacks go to the end of their scale
+    if spec.rows_by_scale:  # records of methods the paper lacks go to the end of their scale
         ordered = []
         for scale in sorted({row_id[0] for row_id, _ in paper_rows + extra}):
             ordered += [item for item in paper_rows if item[0][0] == scale]
@@ -149,10 +150,12 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
     else:
         paper_rows += sorted(extra, key=lambda item: item[0])
 
-    ablation = name in ABLATION_TABLES
-    fields = FIELDS + (ABLATION_FIELDS if ablation else ()) + (PROTOCOL_FIELDS if name == "table5" else ())
+    ablation = spec.kind == "ablation"
+    compares_protocols = spec.kind == "comparison"  # where released weights are scored under several protocols
+    counts_macs = any(column.column == "macs" for column in spec.columns)
+    fields = FIELDS + (ABLATION_FIELDS if ablation else ()) + (PROTOCOL_FIELDS if compares_protocols else ())
     index = (pd.MultiIndex.from_tuples([row_id for row_id, _ in paper_rows], names=["scale", "method"])
-             if name == "table5" else pd.Index([row_id[0] for row_id, _ in paper_rows], name=spec.row_header))
+             if spec.rows_by_scale else pd.Index([row_id[0] for row_id, _ in paper_rows], name=spec.row_header))
     columns = pd.MultiIndex.from_tuples([(column.label, field) for column in spec.columns for field in fields],
                                         names=["column", "field"])
     frame = pd.DataFrame(np.nan, index=index, columns=columns, dtype=float)
@@ -161,7 +164,7 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
         feeding = candidates[row_id] if row_id in candidates else []
         chosen = max(feeding, key=_preference, default=None)
         others = len(feeding) - (chosen is not None)
-        metrics_from = max(table5.get((inferred, row_id[-1]), []), key=_preference, default=None) or chosen
+        metrics_from = max(scored.get((inferred, row_id[-1]), []), key=_preference, default=None) or chosen
         sources = []
         scored_under = metrics_from.protocols if metrics_from else ()
         authors_protocol = next((protocol for protocol in scored_under[1:]), None)
@@ -175,19 +178,20 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
             if source not in sources:
                 sources.append(source)
             mean = float(np.mean(measured))
-            cells = {"reproduced": mean, "n": len(measured),
-                     "std": float(np.std(measured, ddof=1)) if len(measured) > 1 else np.nan,
-                     "diff": mean - value if value is not None else np.nan}
-            if name == "table5" and column.column in ("psnr_y", "ssim_y") and source is metrics_from:
+            std = float(np.std(measured, ddof=1)) if len(measured) > 1 else np.nan
+            cells = {"reproduced": mean, "n": len(measured), "std": std,
+                     "diff": mean - value if value is not None else np.nan,
+                     "miss_ratio": miss_ratio(column.column, mean, value, std) if value is not None else np.nan}
+            if compares_protocols and column.column in ("psnr_y", "ssim_y") and source is metrics_from:
                 cells.update(_protocol_cells(column, value, mean, source, authors_protocol))
             for field, cell in cells.items():
                 frame.iloc[position, frame.columns.get_loc((column.label, field))] = cell
         notes = []
         for source in sources:
-            if name != "table5" and source.first.config.scale != inferred:
+            if not spec.rows_by_scale and source.first.config.scale != inferred:
                 notes.append(f"reproduced at ×{source.first.config.scale}; the paper's table is ×{inferred}")
             counted, paper_input = source.first.macs_input, PAPER_MACS_INPUT.to_json(source.first.config.scale)
-            if name == "table6" and counted is not None and counted != paper_input:
+            if counts_macs and counted is not None and counted != paper_input:
                 notes.append(f"MACs counted for a {counted['hr_width']}x{counted['hr_height']} HR output, the paper's "
                              f"for a {PAPER_MACS_INPUT}")
         if others:
@@ -205,7 +209,7 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
     rows = pd.DataFrame(info, index=index)
     if ablation and spec.reference_row in frame.index:
         _add_reference_deltas(frame, spec)
-    scale_note = (paper.inferred_scales[name].evidence if name != "table5" else "scales as printed")
+    scale_note = paper.inferred_scales[name].evidence if not spec.rows_by_scale else "scales as printed"
     return ReproductionTable(name=name, spec=spec, scale_note=scale_note, frame=frame, rows=rows)
 
 
@@ -243,14 +247,15 @@ def _add_reference_deltas(frame: pd.DataFrame, spec: PaperTable) -> None:
 
 
 def long_form(tables: dict[str, ReproductionTable]) -> pd.DataFrame:
-    """One line per cell of every table: table, scale, row, column, dataset and the fields."""
+    """One line per cell of every table: table, its title and kind, scale, row, column, dataset and the fields."""
     lines = []
     for name, table in tables.items():
         for row_id in table.frame.index:
-            scale, row = row_id if name == "table5" else (None, row_id)
+            scale, row = row_id if table.spec.rows_by_scale else (None, row_id)
             for column in table.columns:
                 cell = table.frame.loc[row_id, column.label]
-                lines.append({"table": name, "scale": scale, "row": row, "column": column.column,
+                lines.append({"table": name, "title": table.spec.label, "kind": table.spec.kind, "scale": scale,
+                              "row": row, "column": column.column,
                               "dataset": column.dataset, "label": column.label,
                               "status": table.rows.loc[row_id, "status"], "group": table.rows.loc[row_id, "group"],
                               "released_weights": bool(table.rows.loc[row_id, "released_weights"]),

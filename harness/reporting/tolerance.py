@@ -20,3 +20,8 @@ def tolerance_for(column: str, paper_value: float, std: float) -> float:
     """How far a reproduced number may sit from the paper's before it counts as not reproducing."""
     base = MISMATCH_TOLERANCE[column] * (abs(paper_value) if column == "macs" else 1)
     return max(base, 2 * std) if not math.isnan(std) else base
+
+
+def miss_ratio(column: str, reproduced: float, paper_value: float, std: float) -> float:
+    """The verdict: the distance from the paper's number in tolerances; above 1 it does not reproduce."""
+    return abs(reproduced - paper_value) / tolerance_for(column, paper_value, std)
