@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from baselines.config_checks import require_scale
+
 
 @dataclass(frozen=True)
 class EFDNConfig:
@@ -25,8 +27,7 @@ class EFDNConfig:
     cells: int = 4  # fixed by the forward pass: cells 1+2, 2+3 and 2+4 are fused
 
     def __post_init__(self) -> None:
-        if not isinstance(self.scale, int) or isinstance(self.scale, bool) or self.scale < 2:
-            raise ValueError(f"scale must be an integer >= 2, got {self.scale!r}")
+        require_scale(self.scale)
         if self.channels < 8 or self.channels % 4 != 0:
             raise ValueError(f"channels must be a multiple of 4 (ESA works on a quarter), got {self.channels}")
         if self.cells != 4:

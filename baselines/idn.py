@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from baselines.config_checks import require_scale
+
 from baselines import rgb_to_ycbcr, ycbcr_to_rgb
 from baselines.matlab_bicubic import upsample as matlab_upsample
 
@@ -37,8 +39,7 @@ class IDNConfig:
     slice_channels: int = 16  # of each unit's third convolution, concatenated to the unit input
 
     def __post_init__(self) -> None:
-        if not isinstance(self.scale, int) or isinstance(self.scale, bool) or self.scale < 2:
-            raise ValueError(f"scale must be an integer >= 2, got {self.scale!r}")
+        require_scale(self.scale)
         if self.scale > DECONV_KERNEL // 2 + 1:
             raise ValueError(f"scale must be at most {DECONV_KERNEL // 2 + 1}, got {self.scale}")
         if self.channels != 64 or self.slice_channels != 16:

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from baselines.config_checks import require_scale
+
 LEAKY_SLOPE = 0.05  # of every LeakyReLU in IMDN
 
 
@@ -21,8 +23,7 @@ class IMDNConfig:
     blocks: int = 6  # IMDBs, named IMDB1.. in the released checkpoints
 
     def __post_init__(self) -> None:
-        if not isinstance(self.scale, int) or isinstance(self.scale, bool) or self.scale < 2:
-            raise ValueError(f"scale must be an integer >= 2, got {self.scale!r}")
+        require_scale(self.scale)
         if self.channels < 16 or self.channels % 16 != 0:
             # a quarter is distilled per step and the attention reduces that many channels by 16
             raise ValueError(f"channels must be a positive multiple of 16, got {self.channels}")

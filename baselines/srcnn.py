@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from baselines import rgb_to_ycbcr, ycbcr_to_rgb
+from baselines.config_checks import require_choice, require_scale
 from baselines.matlab_bicubic import upsample as matlab_upsample
 
 
@@ -34,14 +35,10 @@ class SRCNNConfig:
     upsampling: Literal["matlab", "torch"] = "matlab"  # bicubic of MATLAB imresize, or torch's interpolate
 
     def __post_init__(self) -> None:
-        if not isinstance(self.scale, int) or isinstance(self.scale, bool) or self.scale < 2:
-            raise ValueError(f"scale must be an integer >= 2, got {self.scale!r}")
-        if self.color not in ("y", "rgb"):
-            raise ValueError(f"color must be 'y' or 'rgb', got {self.color!r}")
-        if self.padding not in ("replicate", "zero"):
-            raise ValueError(f"padding must be 'replicate' or 'zero', got {self.padding!r}")
-        if self.upsampling not in ("matlab", "torch"):
-            raise ValueError(f"upsampling must be 'matlab' or 'torch', got {self.upsampling!r}")
+        require_scale(self.scale)
+        require_choice("color", self.color, ("y", "rgb"))
+        require_choice("padding", self.padding, ("replicate", "zero"))
+        require_choice("upsampling", self.upsampling, ("matlab", "torch"))
         for name in ("filters1", "filters2"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from baselines import rgb_to_ycbcr, ycbcr_to_rgb
+from baselines.config_checks import require_choice, require_scale
 from baselines.srcnn import bicubic_upsample
 
 
@@ -28,12 +29,9 @@ class VDSRConfig:
     upsampling: Literal["matlab", "torch"] = "matlab"  # bicubic of MATLAB imresize, or torch's interpolate
 
     def __post_init__(self) -> None:
-        if not isinstance(self.scale, int) or isinstance(self.scale, bool) or self.scale < 2:
-            raise ValueError(f"scale must be an integer >= 2, got {self.scale!r}")
-        if self.color not in ("y", "rgb"):
-            raise ValueError(f"color must be 'y' or 'rgb', got {self.color!r}")
-        if self.upsampling not in ("matlab", "torch"):
-            raise ValueError(f"upsampling must be 'matlab' or 'torch', got {self.upsampling!r}")
+        require_scale(self.scale)
+        require_choice("color", self.color, ("y", "rgb"))
+        require_choice("upsampling", self.upsampling, ("matlab", "torch"))
         if self.depth < 2:
             raise ValueError(f"depth must be at least 2 (input and output layers), got {self.depth}")
         if self.channels < 1:

@@ -1,8 +1,8 @@
 """`python -m harness complexity`: parameters and MACs of a registered model at a declared input size.
 
-The input convention is explicit: an HR output size (height x width, default 720x1280, i.e. 1280x720 video) and
-LR = HR // scale, the size the model is traced at. A given --hr-size must divide by the scale; the default is
-floored (1280x720 at x3 is traced at LR 240x426).
+The input convention is explicit: an HR output size (height x width; by default the paper's, harness/conventions.py)
+and LR = HR // scale, the size the model is traced at. A given --hr-size must divide by the scale; the default is
+floored, as the literature's counts are.
 """
 
 import argparse
@@ -29,8 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a model config field (repeatable)")
     parser.add_argument("--hr-size", metavar="HxW",
-                        help="HR output height x width, divisible by the scale (default 720x1280, floored to the "
-                             "scale)")
+                        help="HR output height x width, divisible by the scale (default "
+                             f"{PAPER_MACS_INPUT.hr_height}x{PAPER_MACS_INPUT.hr_width}, floored to the scale)")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE ('-': stdout only)")
 
 
@@ -90,8 +90,8 @@ def describe(model_name: str, params: int, count: MacCount, record: dict[str, An
         f"model {model_name} x{record['scale']}  {json.dumps(record['model_config'])}",
         f"params {params:,} ({params / 1e3:.1f} K)",
         f"MACs {count.macs / 1e9:.2f} G  (fvcore: one multiply-add = 1; biases not counted)",
-        f"input LR {size['lr_width']}x{size['lr_height']} (WxH) = HR {size['hr_width']}x{size['hr_height']} // {scale}, "
-        f"one image; output {size['lr_width'] * scale}x{size['lr_height'] * scale}",
+        f"input LR {size['lr_width']}x{size['lr_height']} (WxH) = HR {size['hr_width']}x{size['hr_height']} "
+        f"// {scale}, one image; output {size['lr_width'] * scale}x{size['lr_height'] * scale}",
     ]
     if count.unsupported:
         listed = ", ".join(f"{name.removeprefix('aten::')} x{calls}" for name, calls in count.unsupported.items())
