@@ -1,21 +1,25 @@
 """Released weights of SRCNN, VDSR, IDN and EFDN: exact parameter counts, the readers of their formats, one-line
 errors for the wrong file, and the Set5 values they give under each protocol (pinned)."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from torch import nn
 
 from harness import registry
-
 from harness.evaluation import protocols
 from harness.evaluation.weights import load_weights
 from harness.cli import main
-from harness.data.benchmark import open_benchmark
+from harness.data.benchmark import ImagePair, open_benchmark
+from harness.data.matlab import imresize_single, shave, to_uint8
 from harness.errors import UserError
 from harness.evaluation.evaluate import evaluate
+from harness.evaluation.metrics import psnr
 from harness.evaluation.released import matconvnet_vdsr_state_dict, read_caffemodel, srcnn_state_dict
 
 WEIGHTS = {"srcnn": "SRCNN_x{scale}.mat", "vdsr": "VDSR_Official.mat", "idn": "IDN_x{scale}.caffemodel",
@@ -202,10 +206,10 @@ def test_set5_values_under_each_protocol(shared_dir, name: str, scale: int) -> N
     assert set(results) == set(SET5[(name, scale)])
     paper_psnr, paper_ssim = PUBLISHED_SET5[(name, scale)]
     exact_psnr, exact_ssim = set(), set()
-    for protocol, (psnr, ssim) in SET5[(name, scale)].items():
+    for protocol, (pinned_psnr, pinned_ssim) in SET5[(name, scale)].items():
         result = results[protocol]
-        assert result.psnr_y == pytest.approx(psnr, abs=1e-3), protocol
-        assert result.ssim_y == pytest.approx(ssim, abs=2e-5), protocol
+        assert result.psnr_y == pytest.approx(pinned_psnr, abs=1e-3), protocol
+        assert result.ssim_y == pytest.approx(pinned_ssim, abs=2e-5), protocol
         assert result.conventions["protocol"] == protocol
         if f"{result.psnr_y:.2f}" == f"{paper_psnr:.2f}":
             exact_psnr.add(protocol)
@@ -235,3 +239,98 @@ def test_eval_command_scores_idn_under_its_authors_script(shared_dir, tmp_path, 
     assert (f"{result['psnr_y']:.2f}", f"{result['ssim_y']:.4f}") == ("37.83", "0.9600")
     assert result["params"] == 552_769
     assert "protocol idn-test" in capsys.readouterr().out
+
+
+# --- Set14's grey `bridge`: the one-channel branch of the authors' scripts ------------------------------------------
+
+# Set14 under the authors' protocols, measured with these weights. bridge.png is the set's one-channel file: the
+# scripts take its grey values as Y (`if size(im,3)>1 ... rgb2ycbcr ... end`), where `common` uses 16 + 219/255 g.
+SET14_IDN_TEST = {2: (33.2916, 0.91479), 3: (29.9884, 0.83553), 4: (28.2445, 0.77298)}
+PUBLISHED_SET14 = {("idn", 2): (33.30, 0.9148), ("idn", 3): (29.99, 0.8354), ("idn", 4): (28.25, 0.7730)}
+BRIDGE = {("srcnn", 2, "srcnn-demo"): (27.8333, 0.85109), ("srcnn", 2, "common"): (29.1618, 0.85818),
+          ("idn", 4, "idn-test"): (23.9991, 0.61564), ("idn", 4, "common"): (25.4371, 0.64118)}
+
+
+class _Bicubic(nn.Module):
+    """A luma 'network' that returns the bicubic upsampling it is given: the score is the protocol's alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(1))
+
+    def luma(self, y_lr: torch.Tensor, y_up: torch.Tensor) -> torch.Tensor:
+        return y_up
+
+
+def _grey_pairs(tmp_path, scale: int = 2) -> dict[str, ImagePair]:
+    """The same grey noise stored with one channel and with three equal ones, values within 0.3..0.7."""
+    grey = np.random.default_rng(0).integers(80, 180, size=(32, 36)).astype(np.uint8)
+    (tmp_path / "HR").mkdir()
+    Image.fromarray(grey, "L").save(tmp_path / "HR" / "one.png")
+    Image.fromarray(np.repeat(grey[..., None], 3, axis=2), "RGB").save(tmp_path / "HR" / "three.png")
+    return {pair.name: pair for pair in open_benchmark(tmp_path, scale).pairs}
+
+
+def test_reader_marks_one_channel_files_and_replicates_them(tmp_path) -> None:
+    pairs = _grey_pairs(tmp_path)
+    assert pairs["one"].one_channel and not pairs["three"].one_channel
+    np.testing.assert_array_equal(pairs["one"].hr, pairs["three"].hr)  # both reach the models as three channels
+    np.testing.assert_array_equal(pairs["one"].lr, pairs["three"].lr)
+
+
+def test_set14_has_one_one_channel_image(shared_dir) -> None:
+    set14 = open_benchmark(shared_dir / "benchmarks" / "Set14", 2)
+    assert [pair.name for pair in set14.pairs if pair.one_channel] == ["bridge"]  # `man` has three equal channels
+    assert not any(pair.one_channel for pair in open_benchmark(shared_dir / "benchmarks" / "Set5", 2).pairs)
+
+
+def test_single_precision_scripts_take_a_one_channel_image_as_its_own_y(tmp_path) -> None:
+    pairs = _grey_pairs(tmp_path)
+    grey = pairs["one"].hr[..., 0]
+    np.testing.assert_array_equal(protocols._rounded_luma(pairs["one"]), grey)
+    np.testing.assert_array_equal(protocols._rounded_luma(pairs["three"]),
+                                  to_uint8(16 + 219 / 255 * grey.astype(np.float64)))
+    # bicubic under srcnn-demo on the one-channel file: the script's pipeline on the grey values themselves
+    ground_truth = grey.astype(np.float32) / np.float32(255)
+    upsampled = imresize_single(imresize_single(ground_truth, 1 / 2), 2)
+    expected = psnr(shave(to_uint8(upsampled.astype(np.float64) * 255.0), 2), shave(grey, 2))
+    for name in ("srcnn-demo", "idn-test"):
+        one, _ = protocols.get(name).score(_Bicubic(), pairs["one"], 2, torch.device("cpu"))
+        three, _ = protocols.get(name).score(_Bicubic(), pairs["three"], 2, torch.device("cpu"))
+        assert one == pytest.approx(expected, abs=1e-9), name
+        assert three > one + 1.0, name  # Y = 16 + 219/255 g compresses the errors: about 20 log10(255/219) dB
+
+
+def test_vdsr_demo_scores_a_one_channel_image_on_its_grey_values(tmp_path) -> None:
+    pairs = _grey_pairs(tmp_path)
+    vdsr_demo = protocols.get("vdsr-demo")
+    one_psnr, one_ssim = vdsr_demo.score(_Bicubic(), pairs["one"], 2, torch.device("cpu"))
+    three_psnr, three_ssim = vdsr_demo.score(_Bicubic(), pairs["three"], 2, torch.device("cpu"))
+    # nothing is quantized and nothing clips (values within 0.3..0.7): the RGB path's Y is 16/255 + 219/255 of
+    # the grey path's values, so its errors are 219/255 of them
+    assert three_psnr - one_psnr == pytest.approx(20 * np.log10(255 / 219), abs=1e-6)
+    assert one_ssim != pytest.approx(three_ssim, abs=1e-6)
+
+
+def test_idn_set14_under_idn_test(shared_dir) -> None:
+    for scale, (expected_psnr, expected_ssim) in SET14_IDN_TEST.items():
+        model = build("idn", scale)
+        load_weights(model, shared_dir / "weights" / WEIGHTS["idn"].format(scale=scale), model_name="idn",
+                     scale=scale)
+        score = evaluate(model, open_benchmark(shared_dir / "benchmarks" / "Set14", scale), protocols=("idn-test",))
+        assert score.psnr_y == pytest.approx(expected_psnr, abs=1e-3) and score.ssim_y == pytest.approx(
+            expected_ssim, abs=2e-5), scale
+        paper_psnr, paper_ssim = PUBLISHED_SET14[("idn", scale)]
+        assert abs(score.psnr_y - paper_psnr) < 0.01 and abs(score.ssim_y - paper_ssim) < 0.0002, scale
+
+
+@pytest.mark.parametrize("name, scale, protocol", sorted(BRIDGE))
+def test_set14_bridge_under_each_protocol(shared_dir, name: str, scale: int, protocol: str) -> None:
+    model = build(name, scale)
+    load_weights(model, shared_dir / "weights" / WEIGHTS[name].format(scale=scale), model_name=name, scale=scale)
+    set14 = open_benchmark(shared_dir / "benchmarks" / "Set14", scale)
+    bridge = dataclasses.replace(set14, pairs=tuple(pair for pair in set14.pairs if pair.name == "bridge"))
+    score = evaluate(model, bridge, protocols=(protocol,))
+    expected_psnr, expected_ssim = BRIDGE[(name, scale, protocol)]
+    assert score.psnr_y == pytest.approx(expected_psnr, abs=1e-3)
+    assert score.ssim_y == pytest.approx(expected_ssim, abs=2e-5)

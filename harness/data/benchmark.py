@@ -4,7 +4,9 @@
 - BasicSR-style pairs: `<set>/GT/<name>.png` and `<set>/LQ/<name>.png` (or `<name>x<s>.png`);
 - HR only: the images directly in `<set>/` (or `<set>/HR/` with no LR_bicubic folder).
 Where a set has no LR for the scale, the LR is made with MATLAB-exact bicubic `imresize` of the HR.
-HR is cropped to a multiple of the scale; grayscale is replicated to three channels, alpha dropped.
+HR is cropped to a multiple of the scale; grayscale is replicated to three channels, alpha dropped; a pair says
+whether its HR file had one channel (`one_channel`), which the authors' test scripts treat differently
+(harness/protocols.py).
 """
 
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Mapping
 
 import numpy as np
+from PIL import Image
 
 from harness.data.images import IMAGE_SUFFIXES, crop_to_multiple, list_images, read_rgb
 from harness.errors import UserError
@@ -26,6 +29,7 @@ class ImagePair:
     name: str
     hr: np.ndarray  # uint8 HxWx3, cropped to a multiple of the scale
     lr: np.ndarray  # uint8 (H/s)x(W/s)x3
+    one_channel: bool = False  # the HR file is grey with one channel (MATLAB's imread gives HxW), replicated here
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,14 @@ def open_benchmark(path: Path, scale: int) -> BenchmarkSet:
                 raise UserError(
                     f"{lr_file}: LR is {lr.shape[1]}x{lr.shape[0]} but its HR {hr_file.name} cropped to x{scale} "
                     f"needs {expected[1]}x{expected[0]} (wrong scale or mismatched pair)")
-        pairs.append(ImagePair(hr_file.stem, hr, lr))
+        pairs.append(ImagePair(hr_file.stem, hr, lr, one_channel=_one_channel(hr_file)))
     return BenchmarkSet(name=path.name, scale=scale, lr_source=lr_source, pairs=tuple(pairs))
+
+
+def _one_channel(path: Path) -> bool:
+    """Whether MATLAB's imread gives a HxW array for the file (grey, with or without alpha); read_rgb has read it."""
+    with Image.open(path) as image:
+        return image.mode in ("1", "L", "LA")
 
 
 def _find_lr(lr_dir: Path, stem: str, scale: int) -> Path:

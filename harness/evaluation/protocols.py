@@ -83,25 +83,28 @@ PROTOCOLS["common"] = Protocol(
                  "runs on the Y of MATLAB's bicubic upsampling and takes Cb/Cr from it"},
     score=_score_common, luma_only=False)
 
-# Every protocol reads a grey image as three equal channels, as `common` does.
-GRAYSCALE = "replicated to three channels (Y = 16 + 219/255 g)"
+# The authors' scripts test `size(im, 3)`: a one-channel (grey) file skips rgb2ycbcr and its grey values are Y.
+# `common` replicates it to three channels instead (Y = 16 + 219/255 g). A grey image stored with three equal
+# channels (Set14's `man`) is an RGB image to every protocol.
+GRAYSCALE = ("a one-channel file is its own Y: the grey values, without rgb2ycbcr (the scripts' size(im, 3) == 1 "
+             "branch); three equal channels are RGB")
 
 
 # --- the authors' scripts -------------------------------------------------------------------------------------------
 
-def _rounded_luma(hr: np.ndarray) -> np.ndarray:
-    """`im = rgb2ycbcr(imread(...)); im = im(:, :, 1)` on a uint8 RGB image: rounded to uint8.
+def _rounded_luma(pair: ImagePair) -> np.ndarray:
+    """`if size(im,3)>1, im = rgb2ycbcr(im); im = im(:, :, 1); end` on the uint8 image `imread` gives.
 
-    Grey images reach every protocol as three equal channels (the benchmark reader replicates them, as the RGB
-    files of the benchmark distributions the authors used do); so their Y is 16 + 219/255 g, rounded.
+    RGB: Y rounded to uint8. A one-channel file (Set14's `bridge`) skips the branch: its grey values are the Y, not
+    16 + 219/255 g (the benchmark reader replicated them to three channels; `pair.one_channel` says so).
     """
-    return rgb2ycbcr_uint8(hr)[..., 0]
+    return pair.hr[..., 0] if pair.one_channel else rgb2ycbcr_uint8(pair.hr)[..., 0]
 
 
 def _single_precision_pipeline(model: nn.Module, pair: ImagePair, scale: int, device: torch.device,
                                network_dtype: torch.dtype) -> tuple[float, float]:
     """SRCNN's demo_SR.m and IDN's test_IDN.m: Y rounded to uint8, everything after it single precision."""
-    luma = modcrop(_rounded_luma(pair.hr), scale)
+    luma = modcrop(_rounded_luma(pair), scale)
     ground_truth = luma.astype(np.float32) / np.float32(255)  # im_gnd = single(im_gnd)/255
     low = imresize_single(ground_truth, 1 / scale)  # im_l = imresize(im_gnd, 1/up_scale, 'bicubic')
     bicubic = imresize_single(low, scale)  # im_b = imresize(im_l, up_scale, 'bicubic')
@@ -155,6 +158,8 @@ PROTOCOLS["idn-test"] = Protocol(
 
 
 def _score_vdsr_demo(model: nn.Module, pair: ImagePair, scale: int, device: torch.device) -> tuple[float, float]:
+    if pair.one_channel:
+        return _score_vdsr_demo_grey(model, pair, scale, device)
     hr = pair.hr
     low = pair.lr.astype(np.float64) / 255.0  # im_l = double(imresize(uint8 im_gt, 1/s)) / 255: the LR files
     ycbcr_low = rgb2ycbcr_double(low)
@@ -170,6 +175,19 @@ def _score_vdsr_demo(model: nn.Module, pair: ImagePair, scale: int, device: torc
     gt_y = rgb2ycbcr_double(hr.astype(np.float64))[..., 0]
     sr_y, gt_y = shave(sr_y, scale), shave(gt_y, scale)
     return psnr(sr_y, gt_y), ssim(sr_y, gt_y)
+
+
+def _score_vdsr_demo_grey(model: nn.Module, pair: ImagePair, scale: int,
+                          device: torch.device) -> tuple[float, float]:
+    """Demo_SR_Conv.m's `C == 1` branches: im_l_ycbcr = im_l (the grey LR is Y), im_h = im_h_y (the network's
+    output x 255, neither clipped nor quantized), and compute_psnr skips rgb2ycbcr for one-channel images."""
+    low = pair.lr[..., 0].astype(np.float64) / 255.0  # the grey LR, replicated by the reader
+    upsampled = imresize_double(low, scale).astype(np.float32)
+    sr_luma = run_luma(model, low, upsampled, torch.float32, device)
+    sr = (sr_luma.astype(np.float32) * np.float32(255)).astype(np.float64)  # im_h = im_h_y * 255 (single)
+    ground_truth = pair.hr[..., 0].astype(np.float64)  # double(im_gt), one channel
+    sr, ground_truth = shave(sr, scale), shave(ground_truth, scale)
+    return psnr(sr, ground_truth), ssim(sr, ground_truth)
 
 
 PROTOCOLS["vdsr-demo"] = Protocol(
