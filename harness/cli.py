@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from harness.commands import check, complexity, degrade, evaluate, report, run
+from harness.commands import check, complexity, degrade, evaluate, export, list_things, report, run, status
 from harness.errors import UserError
 
 COMMANDS = {
@@ -13,6 +13,9 @@ COMMANDS = {
     "run": run,
     "report": report,
     "check": check,
+    "status": status,
+    "export": export,
+    "list": list_things,
 }
 
 

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from harness import plugins
 from harness.atomic import write_json_atomic
 from harness.evaluation.complexity import MacCount, count_macs, count_params
 from harness.commands.options import parse_overrides
@@ -32,9 +33,11 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="HR output height x width, divisible by the scale (default "
                              f"{PAPER_MACS_INPUT.hr_height}x{PAPER_MACS_INPUT.hr_width}, floored to the scale)")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE ('-': stdout only)")
+    plugins.add_argument(parser)
 
 
 def main(args: argparse.Namespace) -> int:
+    plugins.load_plugins(args.plugins)
     overrides = parse_overrides(args.set)
     try:
         config = make_config(args.model, args.scale, overrides)

@@ -17,7 +17,11 @@ from harness.evaluation.complexity import count_params
 from harness.data.benchmark import open_benchmark
 from harness.commands.options import parse_overrides
 from harness.errors import UserError
-from harness.evaluation.evaluate import evaluate
+from harness.evaluation.evaluate import evaluate, super_resolve
+from harness.data.benchmark import BenchmarkSet
+from harness.data.images import png_bytes
+from harness.atomic import write_bytes_atomic
+from harness import plugins
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -37,9 +41,14 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="set a model config field (repeatable)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", type=Path, help="write the result as JSON (written only when all succeeds)")
+    parser.add_argument("--save-images", type=Path, metavar="DIR",
+                        help="also write each image's SR output as DIR/<image>.png (the model's RGB output, "
+                             "quantized to uint8 as scored under the common protocol)")
+    plugins.add_argument(parser)
 
 
 def main(args: argparse.Namespace) -> int:
+    plugins.load_plugins(args.plugins)
     config = registry.make_config(args.model, args.scale, parse_overrides(args.overrides))
     chosen = list(registry.entry(args.model).protocols) if args.protocol == "all" else [args.protocol]
     model = registry.build_model(args.model, config)
@@ -66,9 +75,23 @@ def main(args: argparse.Namespace) -> int:
         print(f"{'mean':<{width}}  {shown.psnr_y:8.2f}  {shown.ssim_y:7.4f}")
         print(f"protocol {shown.protocol}: {protocols.get(shown.protocol).source}")
 
+    if args.save_images is not None:
+        written = save_images(model, benchmark, args.save_images, args.device)
+        print(f"wrote {written} SR image{'s' if written != 1 else ''} to {args.save_images}")
     if args.out is not None:
         result = {"model": args.model, "model_config": dataclasses.asdict(config),
                   "weights": str(args.weights) if args.weights else None, "params": params, **score.to_json()}
         write_json_atomic(args.out, result)
         print(f"wrote {args.out}")
     return 0
+
+
+def save_images(model: torch.nn.Module, benchmark: BenchmarkSet, folder: Path, device: str) -> int:
+    """The SR output of every image of `benchmark` as `folder/<image>.png`; how many were written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"--save-images {folder}: cannot create the folder ({error.strerror or error})") from None
+    for pair in benchmark.pairs:
+        write_bytes_atomic(folder / f"{pair.name}.png", png_bytes(super_resolve(model, pair.lr, device)))
+    return len(benchmark.pairs)

@@ -15,14 +15,18 @@ from pathlib import Path
 
 import torch
 
-from harness import records
+from harness import plugins, records
+from harness.commands.options import parse_overrides
+from harness.experiment.overrides import (Overrides, apply_model_overrides, parse_only, parse_seeds, replace_seeds,
+                                          select_rows, split_overrides)
 
 from harness.experiment import storage
 from harness.errors import UserError
 from harness.experiment.trial_records import add_feeds, is_done
+from harness.experiment.trial_logs import check_wandb, log_path
 from harness.training.profiles import PROFILES
 from harness.experiment.scheduler import SchedulerOptions, describe_resources, run_grid, trial_resources
-from harness.experiment.spec import load_spec
+from harness.experiment.spec import SpecTrial, load_spec
 from harness.experiment.trial import RunSettings, Trial, input_problems, resolve_trials
 
 
@@ -39,6 +43,17 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="folder holding released weights such as IMDN_x4.pth (default: $MREN_WEIGHTS_DIR)")
     parser.add_argument("--results", type=Path, default=Path("results"),
                         help="results folder: trials/, checkpoints/, visuals/ (default: results)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="change every trial: a model config field (n_mreb=5), a training setting "
+                             "(train.learning_rate=4e-4) or the scale (scale=2); repeatable (docs/specs.md)")
+    parser.add_argument("--only", action="append", default=[], metavar="TABLE:ROW",
+                        help="run only the trials feeding this table row, e.g. table3:OSA (repeatable)")
+    parser.add_argument("--seeds", metavar="N|S1,S2,...",
+                        help="replace the spec's seeds: a count (3 means 0,1,2) or a list (0,5,7)")
+    plugins.add_argument(parser)
+    parser.add_argument("--wandb", metavar="PROJECT", default=None,
+                        help="also log each trial's scalars to Weights & Biases under PROJECT (needs the wandb "
+                             "package; off by default; docs/observability.md)")
     parser.add_argument("--dry-run", action="store_true",
                         help="list the trials (id, settings, table rows, resources, done or not) and exit")
     parser.add_argument("--force", action="store_true",
@@ -66,9 +81,12 @@ def _env_path(variable: str) -> Path | None:
 
 def main(args: argparse.Namespace) -> int:
     options = _scheduler_options(args)
+    plugins.load_plugins(args.plugins)  # before the spec: it may name plugin models
+    overrides = split_overrides(parse_overrides(args.overrides))
     settings = RunSettings(profile=args.profile, results_dir=args.results, data_root=args.data_root,
-                           weights_dir=args.weights_dir, storage=_storage(args))
-    spec_trials = load_spec(args.spec)
+                           weights_dir=args.weights_dir, storage=_storage(args), train_overrides=overrides.train,
+                           plugins=tuple(args.plugins))
+    spec_trials = _command_line_changes(load_spec(args.spec), args, overrides)
     trials = resolve_trials(spec_trials, settings)
     problems = input_problems(trials, settings)
     done = {trial.trial_id for trial in trials if is_done(settings.results_dir, trial)}
@@ -77,11 +95,15 @@ def main(args: argparse.Namespace) -> int:
           f"({len(spec_trials)} requested, {merged} merged as duplicates), profile {args.profile}, "
           f"{len(done)} done")
 
+    if args.overrides:
+        print(f"--set {' '.join(args.overrides)}: in every trial's config (and so its id) where it applies")
     if args.dry_run:
         _print_listing(trials, done, options)
         for problem in problems:
             print(f"problem: {problem}")
         return 2 if problems else 0
+    if args.wandb is not None:
+        check_wandb()
     if problems and args.address is None:
         more = f" (and {len(problems) - 1} more; --dry-run lists them)" if len(problems) > 1 else ""
         raise UserError(problems[0] + more)
@@ -98,14 +120,25 @@ def main(args: argparse.Namespace) -> int:
         return 0
     # Rerun from scratch: the task deletes the trial's checkpoints in storage, which this machine may not see.
     fresh = frozenset(trial.trial_id for trial in to_run if trial.trial_id in done)
-    outcome = run_grid(to_run, settings, dataclasses.replace(options, fresh=fresh))
+    outcome = run_grid(to_run, settings, dataclasses.replace(options, fresh=fresh, wandb_project=args.wandb),
+                       spec=str(args.spec))
     print(f"{len(outcome.finished)} trial{'s' if len(outcome.finished) != 1 else ''} finished, "
           f"{len(outcome.failures)} failed, in {outcome.wall_seconds:.1f} s; records in "
           f"{settings.results_dir / records.TRIALS_DIR}")
     for failure in outcome.failures:
         print(f"failed: {failure.trial.trial_id} {failure.trial.label} [{failure.trial.feeds_text}]: {failure.error} "
-              f"(traceback: {failure.traceback_file})", file=sys.stderr)
+              f"(log: {log_path(settings.results_dir, failure.trial.trial_id)}; traceback: {failure.traceback_file})",
+              file=sys.stderr)
     return 1 if outcome.failures else 0
+
+
+def _command_line_changes(spec_trials: list[SpecTrial], args: argparse.Namespace,
+                          overrides: Overrides) -> list[SpecTrial]:
+    """--only, then --seeds, then --set (harness/experiment/overrides.py)."""
+    spec_trials = select_rows(spec_trials, parse_only(args.only))
+    if args.seeds is not None:
+        spec_trials = replace_seeds(spec_trials, parse_seeds(args.seeds))
+    return apply_model_overrides(spec_trials, overrides)
 
 
 def _storage(args: argparse.Namespace) -> str | None:

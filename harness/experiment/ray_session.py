@@ -54,21 +54,25 @@ def _check_reachable(address: str) -> None:
         raise UserError(f"cannot reach the Ray cluster at {address} ({error})") from None
 
 
-def runtime_env(env_vars: dict[str, str] | None = None) -> dict[str, Any]:
+def runtime_env(env_vars: dict[str, str] | None = None, extra_modules: list[str] | None = None) -> dict[str, Any]:
     """The job's runtime environment: this checkout's packages, uploaded to the cluster and put on every worker's
     path, and `env_vars` set in every worker before it starts. Nothing of the driver's filesystem is needed on a
     worker; its Python must have the dependencies."""
-    environment: dict[str, Any] = {"py_modules": [str(REPOSITORY / package) for package in PACKAGES],
+    modules = [str(REPOSITORY / package) for package in PACKAGES]
+    # `--plugin` modules (harness/plugins.py): their package folder or file, unless it is one of the above
+    modules += [source for source in extra_modules or [] if Path(source).name not in PACKAGES]
+    environment: dict[str, Any] = {"py_modules": modules,
                                    "excludes": ["__pycache__/", "*.pyc"]}
     if env_vars:
         environment["env_vars"] = dict(env_vars)
     return environment
 
 
-def start_ray(ray: ModuleType, *, address: str | None, num_cpus: int | None, env_vars: dict[str, str]) -> Path | None:
+def start_ray(ray: ModuleType, *, address: str | None, num_cpus: int | None, env_vars: dict[str, str],
+              extra_modules: list[str] | None = None) -> Path | None:
     """Connect to `address`, or start a private local Ray; the local Ray's temporary folder is returned."""
     common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
-              "runtime_env": runtime_env(env_vars)}
+              "runtime_env": runtime_env(env_vars, extra_modules)}
     if address is not None:
         _check_reachable(address)
         try:

@@ -29,7 +29,9 @@ from harness.data.bundled import BUNDLED_EVAL, load_bundled
 from harness.data.training import training_data
 from harness.errors import UserError
 from harness.evaluation.evaluate import evaluate
-from harness.training.loop import seed_everything, train
+from harness.training.loop import TrainingPoint, seed_everything, train
+from harness.experiment.trial_events import EventSink, TrialEvent, training_point
+from harness.plugins import load_plugins
 from harness.experiment.trial import BUNDLED_SET, RunSettings, Trial
 from harness.evaluation.visuals import visual_crops
 
@@ -50,21 +52,29 @@ class TrialResult:
 
 
 def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str | None = None,
-              on_progress: Progress | None = None) -> TrialResult:
+              on_progress: Progress | None = None, on_event: EventSink | None = None) -> TrialResult:
+    """`on_progress` gets a short status now and then; `on_event` every line of the trial's log and its scalars
+    (harness/experiment/trial_events.py), for the caller to write where it keeps them."""
     started = time.perf_counter()
     report = on_progress or (lambda status: None)
+    emit = on_event or (lambda event: None)
     config = trial.config
+    load_plugins(settings.plugins)  # a plugin model's worker has not imported its plugin yet
     check_data_root(trial, settings)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    emit(TrialEvent(f"trial {trial.trial_id} ({trial.label}) feeding {trial.feeds_text}: starting on "
+                    f"{socket.gethostname()}, device {device}"))
     model_config = config.model_config
     seed_everything(config.seed)  # before building: the initial weights come from this seed
     model = registry.build_model(config.model, model_config)
 
     training = None
     if config.mode == "train":
-        training = _train(model, trial, settings, device, report)
+        training = _train(model, trial, settings, device, report, emit)
     elif config.weights is not None:
+        emit(TrialEvent(f"loading weights {config.weights}"))
         load_weights(model, settings.weights_file(config.weights), model_name=config.model, scale=config.scale)
+    step = training.iterations if training is not None else 0
     model.to(device).eval()
 
     metrics: dict[str, Evaluation] = {}
@@ -77,6 +87,9 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
         score = evaluate(model, benchmark, device=device, protocols=registry.entry(config.model).protocols,
                          label=f"trial {trial.trial_id} ({trial.label})")
         metrics[name] = Evaluation.model_validate(score.to_json())
+        emit(TrialEvent(f"eval {name}: PSNR-Y {score.psnr_y:.4f} dB, SSIM-Y {score.ssim_y:.5f} ({score.protocol})",
+                        scalars={f"eval/{name}/psnr_y": score.psnr_y, f"eval/{name}/ssim_y": score.ssim_y},
+                        step=step))
         visual, crops = visual_crops(model, benchmark, trial_id=trial.trial_id, device=device)
         visuals[name] = Visual.model_validate(visual)
         files.update(crops)
@@ -86,6 +99,7 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
     params = count_params(model)
     macs_input = PAPER_MACS_INPUT.to_json(config.scale)
     seconds = time.perf_counter() - started
+    emit(TrialEvent(f"params {params:,}, MACs {mac_count.macs:,}; finished in {seconds:.1f} s"))
     record = build_record(trial, metrics=metrics, params=params, macs=mac_count.macs, macs_input=macs_input,
                           macs_unsupported=mac_count.unsupported, training=training, visuals=visuals,
                           environment=environment(device), seconds=seconds)
@@ -114,19 +128,31 @@ def check_data_root(trial: Trial, settings: RunSettings) -> None:
 
 
 def _train(model: nn.Module, trial: Trial, settings: RunSettings, device: torch.device,
-           report: Progress) -> Training:
+           report: Progress, emit: EventSink) -> Training:
     config = trial.config
     train_settings = config.train
     report("load training data")
+    emit(TrialEvent(f"training: {train_settings.iterations} iterations, batch {train_settings.batch_size}, "
+                    f"lr {train_settings.learning_rate:g}, {train_settings.precision}, data {train_settings.data}"))
     data = training_data(train_settings, config.scale, data_root=settings.data_root,
                          cache_dir=settings.data_cache_dir)
 
     def on_iteration(iteration: int, total: int, loss: float) -> None:
         report(f"train {iteration}/{total} loss {loss:.4f}")
 
+    def on_point(point: TrainingPoint) -> None:
+        emit(training_point(point.iteration, point.total, point.loss, point.learning_rate,
+                            point.iterations_per_second))
+
     with storage.checkpoint_folder(settings.checkpoint_location, trial.trial_id) as checkpoint_dir:
+        def on_resume(path: Path, iteration: int) -> None:
+            # The location in storage, not the local copy a URI storage is synced through
+            where = f"{settings.checkpoint_location.rstrip('/')}/{trial.trial_id}/{path.name}"
+            emit(TrialEvent(f"resumed from checkpoint {where} at iteration {iteration}", console=True))
+
         summary = train(model, train_settings, data=data, seed=config.seed, checkpoint_dir=checkpoint_dir,
-                        device=device, on_progress=on_iteration, owner=trial.trial_id)
+                        device=device, on_progress=on_iteration, owner=trial.trial_id, on_point=on_point,
+                        on_resume=on_resume)
     return summary.as_record()
 
 

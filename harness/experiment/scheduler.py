@@ -7,7 +7,9 @@ driver and the workers share a filesystem:
 - the code reaches workers through the job's runtime environment (`py_modules`: harness, mren, baselines);
 - a task returns its whole result (record and visual crops) or its exception; the driver alone writes records, and
   failure tracebacks, into the results folder;
-- live progress goes through a small actor on the driver's node, never through files;
+- live progress, and every line and scalar of a trial's log, go through a small actor on the driver's node, never
+  through files: the driver writes `<results>/logs/`, `<results>/tensorboard/` and `<results>/run_state.json`
+  (harness/experiment/trial_logs.py, run_state.py);
 - checkpoints go to the storage location (`--storage`), which is the results folder's `checkpoints/` on a local run.
 
 The Ray session (a cluster at `--address`, or a private local Ray) comes from harness/experiment/ray_session.py and
@@ -22,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import pickle
+import re
 import shutil
 import signal
 import socket
@@ -39,6 +42,7 @@ from harness.errors import UserError
 from harness.experiment import ray_session
 from harness.training.profiles import cpu_kernel_environment
 from harness.experiment.storage import is_uri
+from harness.plugins import plugin_sources
 
 if TYPE_CHECKING:
     from harness.experiment.run_trial import TrialResult
@@ -56,6 +60,7 @@ class SchedulerOptions:
     gpus_per_trial: float | None = None  # None: 1 when the cluster has GPUs, else 0
     retries: int = 1  # extra attempts for a failed trial
     fresh: frozenset[str] = frozenset()  # trial ids whose checkpoints are deleted before their first attempt
+    wandb_project: str | None = None  # also log scalars to Weights & Biases (harness/experiment/trial_logs.py)
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ class WorkerEnvironmentError(RuntimeError):
     """A worker's Python cannot import what a trial needs (torch and the rest of the harness's dependencies)."""
 
 
-def run_grid(trials: list[Trial], settings: RunSettings, options: SchedulerOptions) -> GridOutcome:
+def run_grid(trials: list[Trial], settings: RunSettings, options: SchedulerOptions, spec: str = "") -> GridOutcome:
     """Run `trials` (none of them done) as Ray tasks; Ctrl-C cancels the running ones and re-raises."""
     started = time.perf_counter()
     ray = ray_session.import_ray(loopback=options.address is None or ray_session.is_loopback(options.address))
@@ -86,8 +91,9 @@ def run_grid(trials: list[Trial], settings: RunSettings, options: SchedulerOptio
     driver = None
     try:
         temp_dir = ray_session.start_ray(ray, address=options.address, num_cpus=options.num_cpus,
-                                           env_vars=cpu_kernel_environment(settings.profile))
-        driver = _Driver(ray, trials, settings, options)
+                                           env_vars=cpu_kernel_environment(settings.profile),
+                                           extra_modules=plugin_sources(settings.plugins))
+        driver = _Driver(ray, trials, settings, options, spec)
         driver.run()
     except KeyboardInterrupt:
         if driver is not None:
@@ -164,8 +170,19 @@ def _trial_task(payload: bytes, board: Any, node_local: bool, fresh: bool) -> Tr
     def on_progress(status: str) -> None:
         board.report.remote(trial.trial_id, status)  # fire and forget: progress never slows or fails a trial
 
+    def on_event(event: Any) -> None:
+        board.add_events.remote(trial.trial_id, [event])  # the driver writes the log (harness/experiment/trial_logs.py)
+
     on_progress(f"starting on {node}")
-    return run_trial(trial, settings, device=device, on_progress=on_progress)
+    try:
+        return run_trial(trial, settings, device=device, on_progress=on_progress, on_event=on_event)
+    finally:
+        # An actor runs one caller's calls in order: once this one returns, every event above is on the board, so
+        # the driver has the whole log when it collects the result.
+        try:
+            ray.get(board.add_events.remote(trial.trial_id, []), timeout=30)
+        except Exception:
+            pass  # a lost board costs log lines, never the trial
 
 
 class _ProgressBoard:
@@ -173,9 +190,18 @@ class _ProgressBoard:
 
     def __init__(self) -> None:
         self.statuses: dict[str, str] = {}
+        self.events: dict[str, list[Any]] = {}  # log events not yet taken by the driver
 
     def report(self, trial_id: str, status: str) -> None:
         self.statuses[trial_id] = status
+
+    def add_events(self, trial_id: str, events: list[Any]) -> None:
+        if events:
+            self.events.setdefault(trial_id, []).extend(events)
+
+    def take_events(self) -> dict[str, list[Any]]:
+        events, self.events = self.events, {}
+        return events
 
     def forget(self, trial_id: str) -> None:
         self.statuses.pop(trial_id, None)
@@ -188,8 +214,11 @@ class _Driver:
     """Submits trials up to the cluster's capacity, collects results, retries failures, draws the progress bar."""
 
     def __init__(self, ray: ModuleType, trials: list[Trial], settings: RunSettings,
-                 options: SchedulerOptions) -> None:
+                 options: SchedulerOptions, spec: str = "") -> None:
         from tqdm import tqdm
+
+        from harness.experiment.run_state import RunState
+        from harness.experiment.trial_logs import TrialLogs
 
         self.ray = ray
         self.settings = settings
@@ -210,6 +239,9 @@ class _Driver:
         self.running: dict[Any, tuple[Trial, int]] = {}  # object ref -> (trial, attempt)
         self.finished: list[TrialResult] = []
         self.failures: list[Failure] = []
+        self.logs = TrialLogs(settings.results_dir, options.wandb_project)
+        self.state = RunState(settings.results_dir, spec, trials)
+        self.state.write(force=True)
         self.bar = tqdm(total=len(trials), unit="trial", desc="trials", dynamic_ncols=True, file=sys.stderr,
                         disable=None)
         self._say(f"running {len(trials)} trial{'s' if len(trials) != 1 else ''}, {self.capacity} at a time "
@@ -226,6 +258,9 @@ class _Driver:
                 fresh = attempt == 1 and trial.trial_id in self.options.fresh
                 ref = self.remote.remote(payload, self.board, self.node_local, fresh)
                 self.running[ref] = (trial, attempt)
+                self.logs.note(trial.trial_id, f"attempt {attempt} submitted (profile {self.settings.profile})")
+                self.state.set(trial.trial_id, state="running", attempt=attempt,
+                               log=str(self.logs.path(trial.trial_id)))
             ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=POLL_SECONDS)
             for ref in ready:
                 self._collect(ref)
@@ -235,6 +270,7 @@ class _Driver:
         trial, attempt = self.running.pop(ref)
         self.board.forget.remote(trial.trial_id)
         self.statuses.pop(trial.trial_id, None)
+        self._take_events()  # the task's last lines, before its outcome is logged
         try:
             result: TrialResult = self.ray.get(ref)
         except Exception as error:  # a task fails in many ways: its own exception, a crashed worker, a lost node
@@ -242,6 +278,11 @@ class _Driver:
             return
         result = self._stamp_code_version(result)
         result.write(self.settings.results_dir)
+        self.logs.note(trial.trial_id, f"done: {result.headline}; record "
+                                       f"{self.settings.results_dir / 'trials' / (trial.trial_id + '.json')}")
+        self.logs.close(trial.trial_id)
+        self.state.set(trial.trial_id, state="done")
+        self.state.write(force=True)
         self.finished.append(result)
         self.bar.update(1)
         node = result.record.environment.hostname
@@ -268,26 +309,55 @@ class _Driver:
         traceback_file = failures_dir / f"{trial.trial_id}.txt"
         details = "".join(traceback.format_exception(error))
         write_text_atomic(traceback_file, f"trial {trial.trial_id} ({trial.label}), attempt {attempt}\n{details}")
+        log = self.logs.path(trial.trial_id)
+        self.logs.note(trial.trial_id, f"attempt {attempt} failed: {message} (traceback: {traceback_file})")
         if attempt <= self.options.retries:
-            self._say(f"failed {trial.trial_id}  {trial.label}  (attempt {attempt}): {message}; retrying")
+            self._say(f"failed {trial.trial_id}  {trial.label}  (attempt {attempt}): {message}; retrying "
+                      f"(log: {log})")
             self.queue.append((trial, attempt + 1))
+            self.state.set(trial.trial_id, state="queued", error=message)
             return
         self.failures.append(Failure(trial, attempt, message, traceback_file))
         self.bar.update(1)
+        self.logs.close(trial.trial_id)
+        self.state.set(trial.trial_id, state="failed", error=message, traceback=str(traceback_file), log=str(log))
+        self.state.write(force=True)
         self._say(f"FAILED {trial.trial_id}  {trial.label}  after {attempt} attempt{'s' if attempt > 1 else ''}: "
-                  f"{message} (traceback: {traceback_file})")
+                  f"{message} (log: {log}; traceback: {traceback_file})")
 
     def _refresh(self) -> None:
         try:
             self.statuses = self.ray.get(self.board.snapshot.remote(), timeout=POLL_SECONDS)
         except Exception:  # progress is best effort: an overloaded or lost actor only leaves the bar stale
             pass
+        self._take_events()
+        self.state.write()
         statuses = []
         for trial, _ in self.running.values():
             status = self.statuses.get(trial.trial_id)
             statuses.append(f"{trial.trial_id[:6]} {status}" if status else trial.trial_id[:6])
         self.bar.set_postfix_str(f"running {len(self.running)}, failed {len(self.failures)}"
                                  + (f" | {'; '.join(statuses)}" if statuses else ""), refresh=True)
+
+    def _take_events(self) -> None:
+        """Write the trials' log events gathered on the board; note training progress for `status`."""
+        from harness.experiment import trial_events
+
+        try:
+            events = self.ray.get(self.board.take_events.remote(), timeout=10 * POLL_SECONDS)
+        except Exception:  # best effort, like the bar: a lost board costs log lines, never a trial
+            return
+        trials = {trial.trial_id: trial for trial, _ in self.running.values()}
+        for trial_id, batch in events.items():
+            trial = trials.get(trial_id)
+            config = trial.config.to_json() if trial is not None else None
+            self.logs.write(trial_id, batch, config)
+            for event in batch:
+                if event.console:
+                    self._say(f"{trial_id}  {event.line}")
+                if trial_events.LOSS in event.scalars and trial is not None and trial.config.train is not None:
+                    self.state.progress(trial_id, event.step, trial.config.train.iterations,
+                                        event.scalars[trial_events.LOSS], event.scalars.get(trial_events.SPEED))
 
     def cancel(self) -> None:
         for ref in self.running:
@@ -299,6 +369,8 @@ class _Driver:
 
     def close(self) -> None:
         self.bar.close()
+        self.logs.close_all()
+        self.state.finish()
 
     def _say(self, line: str) -> None:
         self.bar.write(line, file=sys.stdout)
@@ -332,4 +404,10 @@ def _capacity(resources: dict[str, float], nodes: list[dict[str, float]]) -> int
 
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    line = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    # Ray's advice to "Check raylet.out" / "python-core-worker-*.log files" names files a user cannot find: the
+    # driver names the trial's log and traceback files instead.
+    return _RAY_LOG_ADVICE.sub("", line).strip()
+
+
+_RAY_LOG_ADVICE = re.compile(r"\s*[^.]*\b(raylet\.out|core-worker[^ ]*\.log)[^.]*\.?")

@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.data.digest import content_digest
 from harness.errors import UserError
+from harness.experiment.overrides import apply_train_overrides
 from harness.experiment.spec import Feed, SpecTrial
 from harness.records import trial_id, trial_label
 from harness.training.profiles import TrainSettings, training_settings
@@ -30,6 +31,10 @@ class RunSettings:
     weights_dir: Path | None = None
     storage: str | None = None  # checkpoints: a folder or a URI (harness/experiment/storage.py); None: <results>/checkpoints
     cache_dir: Path | None = None  # decoded-data cache; None: <results>/cache
+    # `run --set train.FIELD=VALUE` (harness/experiment/overrides.py): they land in each trial's TrainSettings, so in
+    # its config and id
+    train_overrides: tuple[tuple[str, Any], ...] = ()
+    plugins: tuple[str, ...] = ()  # `--plugin` modules registering models; imported again where a trial runs
 
     @property
     def checkpoint_location(self) -> str:
@@ -108,6 +113,8 @@ def resolve_trials(spec_trials: list[SpecTrial], settings: RunSettings) -> list[
 def resolve_config(spec_trial: SpecTrial, settings: RunSettings) -> TrialConfig:
     trains = spec_trial.mode == "train"
     train = training_settings(settings.profile, epochs=spec_trial.epochs) if trains else None
+    if train is not None:
+        train = apply_train_overrides(train, settings.train_overrides)
     eval_sets = resolve_eval_sets(spec_trial, settings)
     return TrialConfig(model=spec_trial.model, model_config=spec_trial.model_config,
                        scale=spec_trial.scale, mode=spec_trial.mode, profile=settings.profile if trains else None,

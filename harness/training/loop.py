@@ -48,6 +48,17 @@ class TrainingSummary:
                         curve=[(iteration, loss) for iteration, loss in self.curve])
 
 
+@dataclass(frozen=True)
+class TrainingPoint:
+    """What `train` tells its `on_point` callback at every curve point (logs, TensorBoard, `status`)."""
+
+    iteration: int
+    total: int
+    loss: float  # mean L1 loss since the previous point
+    learning_rate: float  # the optimizer's rate for the next iteration
+    iterations_per_second: float  # since the previous point (or the start of this run)
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch (CPU and CUDA), numpy and Python's `random`; call it before building the model too."""
     torch.manual_seed(seed)
@@ -57,7 +68,9 @@ def seed_everything(seed: int) -> None:
 
 def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int, checkpoint_dir: Path,
           device: torch.device, bf16: bool = False, channels_last: bool = False,
-          on_progress: Callable[[int, int, float], None] | None = None, owner: str = "") -> TrainingSummary:
+          on_progress: Callable[[int, int, float], None] | None = None, owner: str = "",
+          on_point: Callable[[TrainingPoint], None] | None = None,
+          on_resume: Callable[[Path, int], None] | None = None) -> TrainingSummary:
     """Train `model` in place for `settings.iterations` iterations, resuming from `checkpoint_dir/last.pt` if present.
 
     The model is moved to `device` and to `settings.precision`, and stays there: evaluate it in that precision.
@@ -65,6 +78,8 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
     `data[(seed, k)]` must return sample k of the stream as (lr, hr) float tensors in [0, 1] (TrainingPatches does).
     `on_progress(iteration, total, mean_loss)` is called at every curve point. The model is left in eval mode.
     `owner` (a trial id) is written into every checkpoint; a checkpoint of another owner is refused.
+    `on_point` gets the same curve points with the learning rate and speed; `on_resume(checkpoint, iteration)` is
+    called once when training continues from a checkpoint.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UserError(f"training seed must be a non-negative integer, got {seed!r}")
@@ -95,11 +110,14 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
         _set_rng_states(checkpoint["rng"])
         state = _Progress.from_checkpoint(checkpoint, device)
         resumed_from = state.iteration
+        if on_resume is not None:
+            on_resume(last_path, resumed_from)
     else:
         seed_everything(seed)
 
     model.train()
     started = time.perf_counter()
+    last_point = (started, state.iteration)  # for iterations per second between curve points
     if state.iteration < settings.iterations:
         batches = _loader(data, settings, seed, state.iteration, device)
         for lr, hr in batches:
@@ -127,6 +145,12 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
                              last_path)
             if point is not None and on_progress is not None:
                 on_progress(state.iteration, settings.iterations, point)
+            if point is not None and on_point is not None:
+                now = time.perf_counter()
+                speed = (state.iteration - last_point[1]) / max(now - last_point[0], 1e-9)
+                last_point = (now, state.iteration)
+                on_point(TrainingPoint(state.iteration, settings.iterations, point,
+                                       optimizer.param_groups[0]["lr"], speed))
     state.seconds += time.perf_counter() - started
     model.eval()
     final = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}

@@ -1,0 +1,38 @@
+"""`python -m harness export --results DIR --format csv|markdown|json [--out FILE]`: every trial record as one tidy
+table (a row per trial x evaluation set x protocol: PSNR, SSIM, parameters, MACs, the paper's value and the
+difference), with the measurement conventions in its header. Reads the trial records only."""
+
+import argparse
+import datetime
+import sys
+from pathlib import Path
+
+from harness import records
+from harness.atomic import write_text_atomic
+from harness.errors import UserError
+from harness.reporting import export
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
+    parser = subparsers.add_parser(name, help="trial records as one tidy CSV, Markdown or JSON table",
+                                   description=__doc__)
+    parser.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
+    parser.add_argument("--format", choices=export.FORMATS, default="csv", help="output format (default: csv)")
+    parser.add_argument("--out", type=Path, help="file to write (default: standard output)")
+
+
+def main(args: argparse.Namespace) -> int:
+    trial_records = records.load_records(args.results)
+    if not trial_records:
+        raise UserError(f"no trial records in {args.results / records.TRIALS_DIR}: run a spec first")
+    rows = export.tidy_rows(trial_records)
+    header = {"title": "mren-harness trial results", "results": str(args.results), "rows": len(rows),
+              "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "conventions": export.conventions(trial_records), "columns": export.COLUMNS}
+    text = export.render(rows, header, args.format)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(args.out, text)
+        print(f"wrote {len(rows)} rows to {args.out}", file=sys.stderr)
+    return 0
