@@ -1,7 +1,10 @@
 """`python -m harness <command>`: one module per command under harness/commands/."""
 
 import argparse
+import signal
 import sys
+from types import FrameType
+from typing import Any
 
 from harness.commands import check, complexity, degrade, evaluate, export, list_things, report, run, status
 from harness.errors import UserError
@@ -29,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (a scheduler's or `kill`'s stop) ends a command as Ctrl-C does: cleanup runs, finished work is kept,
+    # exit status 130. Only the main thread may set handlers (an in-process caller on another thread keeps its own).
+    previous = _terminate_as_interrupt()
     try:
         return COMMANDS[args.command].main(args)
     except UserError as error:
@@ -37,3 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_as_interrupt() -> Any:
+    try:
+        return signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -10,7 +10,7 @@ Reading is strict: a record of another format version, with a missing or unknown
 
 import hashlib
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import pydantic
@@ -206,8 +206,30 @@ def read_record(path: Path) -> TrialRecord | None:
     if record.trial_id != hashed or path.stem != record.trial_id:
         raise UserError(f"trial record {path} does not agree with itself: file name {path.stem}, trial_id "
                         f"{record.trial_id}, config hash {hashed} (a record copied or edited by hand?)")
+    for dataset, visual in record.visuals.items():
+        for name in (visual.file, visual.hr_file):
+            if not is_inside_results(name):
+                raise UserError(f"trial record {path}: visuals.{dataset} names {name!r}, outside the results folder "
+                                "(a record edited by hand?)")
     record._path = path
     return record
+
+
+def is_inside_results(name: str) -> bool:
+    """Whether `name`, a path a record gives relative to its results folder, stays inside it as written: relative,
+    without '..' (links inside the folder are judged where the file is opened: results_file)."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return bool(parts) and not PurePosixPath(name).is_absolute() and ".." not in parts and ":" not in parts[0]
+
+
+def results_file(results_dir: Path, name: str) -> Path:
+    """The file a record names (relative to the results folder), resolved; a UserError when it, or a link on the way,
+    leads out of the folder: a report embeds only the results' own files."""
+    root = Path(results_dir).resolve()
+    target = (root / name).resolve()
+    if not is_inside_results(name) or root not in target.parents:
+        raise UserError(f"{name} leads outside the results folder {results_dir}; a report embeds only files inside it")
+    return target
 
 
 def load_records(results_dir: Path) -> list[TrialRecord]:
@@ -225,7 +247,7 @@ def write_record(results_dir: Path, record: TrialRecord, files: dict[str, bytes]
     root = Path(results_dir).resolve()
     for name, data in (files or {}).items():
         target = (root / name).resolve()
-        if root not in target.parents:
+        if root not in target.parents or not is_inside_results(name):
             raise ValueError(f"record file {name!r} lies outside the results folder")
         write_bytes_atomic(target, data)
     path = record_path(results_dir, record.trial_id)

@@ -12,12 +12,12 @@ import pytest
 
 from processes import processes_in_group
 
-from harness import records
 
 from harness.experiment import ray_session, scheduler
 from harness.errors import UserError
 from harness.experiment.scheduler import SchedulerOptions, trial_resources
 from harness.experiment.spec import load_spec
+from harness.experiment.trial_records import is_done
 from harness.experiment.trial import RunSettings, resolve_trials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,9 @@ def run_driver(argv: list[str], timeout: float) -> tuple[int, str, int]:
     return driver.returncode, output, driver.pid
 
 
-def test_a_failing_trial_is_retried_reported_and_the_others_finish(tmp_path: Path) -> None:
+def test_a_trial_with_bad_input_fails_once_with_one_line_and_the_others_finish(tmp_path: Path) -> None:
+    """Corrupt weights fail the same way every time: no retry, no traceback file, exit 2 and one error line (retries
+    of crashes: tests/test_hostile_runs.py)."""
     spec = tmp_path / "spec.yaml"
     spec.write_text(textwrap.dedent("""\
         table: table5
@@ -93,14 +95,16 @@ def test_a_failing_trial_is_retried_reported_and_the_others_finish(tmp_path: Pat
     results = tmp_path / "results"
     code, output, group = run_driver([str(spec), "--profile", "smoke", "--weights-dir", str(tmp_path),
                                       "--results", str(results), "--retries", "1"], timeout=240)
-    assert code == 1, output
+    assert code == 2, output
     imdn, bicubic = resolve_trials(load_spec(spec), RunSettings("smoke", results, weights_dir=tmp_path))
-    assert f"failed {imdn.trial_id}" in output and "(attempt 1)" in output and "retrying" in output
-    assert f"FAILED {imdn.trial_id}" in output and "after 2 attempts" in output
-    assert "corrupt or not a PyTorch file" in output
+    assert "retrying" not in output and f"FAILED {imdn.trial_id}" in output and "not retried" in output
+    errors = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and imdn.trial_id in errors[0]
+    assert "corrupt.pth is corrupt or not a PyTorch file" in errors[0]
+    assert "Traceback" not in output
     assert "1 trial finished, 1 failed" in output
-    assert records.is_done(results, bicubic) and not records.is_done(results, imdn)
-    assert "attempt 2" in (results / scheduler.FAILURES_DIR / f"{imdn.trial_id}.txt").read_text()
+    assert is_done(results, bicubic) and not is_done(results, imdn)
+    assert not (results / scheduler.FAILURES_DIR).exists()
     assert_no_processes_left(group)
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from harness.reporting.check import (Tolerances, compare, environment_differences, format_drifts, load_reference, made_with,
                            reference_from_records, write_reference)
+from harness import outputs
 from harness.errors import UserError
 from harness.records import TRIALS_DIR
 from harness.records import TrialRecord, load_records
@@ -26,6 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 def main(args: argparse.Namespace) -> int:
     if args.prune and not args.update:
         raise UserError("--prune only goes with --update")
+    if args.update:
+        outputs.check_output_file(args.reference, "--reference")
     records = _finished_records(args.results)
     reference = None if args.update and not args.reference.exists() else load_reference(args.reference)
     if args.update:

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness import plugins
+from harness import outputs, plugins
 from harness.atomic import write_json_atomic
 from harness.evaluation.complexity import MacCount, count_macs, count_params
 from harness.commands.options import parse_overrides
@@ -53,6 +53,8 @@ def main(args: argparse.Namespace) -> int:
     if lr_height < 1 or lr_width < 1:
         raise UserError(f"--hr-size {args.hr_size} leaves no LR pixel at x{args.scale}")
 
+    if args.json and args.json != "-":
+        outputs.check_output_file(Path(args.json), "--json")  # before the count takes its time
     model = build_model(args.model, config)
     params = count_params(model)
     count = count_macs(model, lr_height, lr_width)

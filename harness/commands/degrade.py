@@ -5,6 +5,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from harness import outputs
 from harness.atomic import atomic_folder
 from harness.data.benchmark import degrade
 from harness.data.images import list_images, read_rgb, write_png
@@ -22,18 +23,17 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 def main(args: argparse.Namespace) -> int:
     if not args.hr.is_dir():
         raise UserError(f"HR folder {args.hr} does not exist")
-    if args.out.exists() and not args.out.is_dir():
-        raise UserError(f"--out {args.out} is a file, not a folder")
+    outputs.check_output_folder(args.out, "--out")
     hr_files = list_images(args.hr)
     if not hr_files:
         raise UserError(f"HR folder {args.hr} holds no images")
     # Read everything first, so that an unreadable file stops the command before anything is written.
     images = {file.stem: read_rgb(file) for file in hr_files}
-    try:
-        with atomic_folder(args.out) as partial:  # all the images or none: never a half-written folder
-            for name, hr in tqdm(images.items(), desc=f"x{args.scale}", unit="img", leave=False):
-                write_png(partial / f"{name}x{args.scale}.png", degrade(hr, args.scale))
-    except OSError as error:
-        raise UserError(f"cannot write to {args.out} ({error.strerror or error}); nothing was written") from None
+    # All the images or none: never a half-written folder. A write that fails (a full disk) is one line naming
+    # --out (harness/atomic.py).
+    with atomic_folder(args.out) as partial:
+        for name, hr in tqdm(images.items(), desc=f"x{args.scale}", unit="img", leave=False,
+                               disable=None):  # no bar when stderr is not a terminal
+            write_png(partial / f"{name}x{args.scale}.png", degrade(hr, args.scale))
     print(f"wrote {len(images)} LR images (x{args.scale}, MATLAB bicubic) to {args.out}")
     return 0

@@ -10,6 +10,7 @@ import torch
 
 from harness import registry
 
+from harness import outputs
 from harness.evaluation import protocols
 from harness.atomic import write_json_atomic
 from harness.evaluation.weights import load_weights
@@ -39,8 +40,10 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                              "'all' scores under every protocol registered for the model")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="set a model config field (repeatable)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--out", type=Path, help="write the result as JSON (written only when all succeeds)")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda or cuda:N (default: cuda when this machine has a CUDA GPU, else cpu)")
+    parser.add_argument("--out", type=Path, help="write the result as JSON to this file (written only when all "
+                                                 "succeeds; missing parent folders are created)")
     parser.add_argument("--save-images", type=Path, metavar="DIR",
                         help="also write each image's SR output as DIR/<image>.png (the model's RGB output, "
                              "quantized to uint8 as scored under the common protocol)")
@@ -49,6 +52,11 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 def main(args: argparse.Namespace) -> int:
     plugins.load_plugins(args.plugins)
+    device = check_device(args.device)
+    if args.out is not None:
+        outputs.check_output_file(args.out, "--out")  # before the evaluation takes its time
+    if args.save_images is not None:
+        outputs.check_output_folder(args.save_images, "--save-images")
     config = registry.make_config(args.model, args.scale, parse_overrides(args.overrides))
     chosen = list(registry.entry(args.model).protocols) if args.protocol == "all" else [args.protocol]
     model = registry.build_model(args.model, config)
@@ -60,9 +68,9 @@ def main(args: argparse.Namespace) -> int:
     for name in chosen:
         protocols.check_runs(protocols.get(name), model, args.model)
     benchmark = open_benchmark(args.data, args.scale)
-    model.to(args.device)
+    model.to(device)
     label = f"{args.model}" + (f" with {args.weights}" if args.weights is not None else "")
-    score = evaluate(model, benchmark, device=args.device, progress=sys.stderr.isatty(), protocols=chosen,
+    score = evaluate(model, benchmark, device=device, progress=sys.stderr.isatty(), protocols=chosen,
                      label=label)
 
     for shown in [score, *score.alternatives.values()]:
@@ -76,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"protocol {shown.protocol}: {protocols.get(shown.protocol).source}")
 
     if args.save_images is not None:
-        written = save_images(model, benchmark, args.save_images, args.device)
+        written = save_images(model, benchmark, args.save_images, device)
         print(f"wrote {written} SR image{'s' if written != 1 else ''} to {args.save_images}")
     if args.out is not None:
         result = {"model": args.model, "model_config": dataclasses.asdict(config),
@@ -86,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def save_images(model: torch.nn.Module, benchmark: BenchmarkSet, folder: Path, device: str) -> int:
+def save_images(model: torch.nn.Module, benchmark: BenchmarkSet, folder: Path, device: torch.device) -> int:
     """The SR output of every image of `benchmark` as `folder/<image>.png`; how many were written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -95,3 +103,23 @@ def save_images(model: torch.nn.Module, benchmark: BenchmarkSet, folder: Path, d
     for pair in benchmark.pairs:
         write_bytes_atomic(folder / f"{pair.name}.png", png_bytes(super_resolve(model, pair.lr, device)))
     return len(benchmark.pairs)
+
+
+def check_device(name: str | None) -> torch.device:
+    """The --device to run on: cpu, or a CUDA device this machine has; anything else is one line."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UserError(f"--device {name} is not a device: give cpu, cuda or cuda:N") from None
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        raise UserError(f"--device {name}: only cpu and cuda devices are supported")
+    if not torch.cuda.is_available():
+        raise UserError(f"--device {name}: this machine has no CUDA GPU (torch {torch.__version__} sees none); "
+                        "use --device cpu")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return device

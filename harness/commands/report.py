@@ -3,6 +3,8 @@
 import argparse
 from pathlib import Path
 
+from harness import outputs
+from harness.errors import UserError
 from harness.reporting.report import build_report, write_report
 
 
@@ -17,6 +19,13 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 def main(args: argparse.Namespace) -> int:
     out = args.out or args.results / "report"
+    if not args.results.is_dir():
+        raise UserError(f"results folder {args.results} does not exist" if not args.results.exists()
+                        else f"--results {args.results} is a file, not a folder")
+    outputs.check_output_folder(out, "report --out")  # before the figures take their time
+    for part in ("figures", "latex"):
+        if (out / part).exists() or (out / part).is_symlink():
+            outputs.check_output_folder(out / part, f"report --out {out}: its")
     report = build_report(args.results)
     written = write_report(report, out)
     print(f"wrote {out / 'report.html'}, {sum(path.suffix == '.png' for path in written)} figures and "

@@ -4,7 +4,8 @@ The spec is validated in full, and the data and weights every trial needs are ch
 Trials run as Ray tasks (a private local Ray unless --address is given: docs/cluster.md); each finished trial comes
 back to this process, which writes `<results>/trials/<trial_id>.json`. A trial with a record is done and skipped; an
 interrupted one resumes from its checkpoint in --storage. Exit status: 0 when every trial is done, 1 when some
-failed, 2 on bad input.
+failed, 2 on bad input (also found inside a trial, such as weights that do not fit), 130 on Ctrl-C or SIGTERM.
+One run at a time uses a results folder (its lock: harness/experiment/lock.py).
 """
 
 import argparse
@@ -20,12 +21,16 @@ from harness.commands.options import parse_overrides
 from harness.experiment.overrides import (Overrides, apply_model_overrides, parse_only, parse_seeds, replace_seeds,
                                           select_rows, split_overrides)
 
+from harness import outputs
 from harness.experiment import storage
 from harness.errors import UserError
+from harness.experiment.lock import ResultsLock
+from harness.experiment.resources import check_resources
 from harness.experiment.trial_records import add_feeds, is_done
 from harness.experiment.trial_logs import check_wandb, log_path
 from harness.training.profiles import PROFILES
-from harness.experiment.scheduler import SchedulerOptions, describe_resources, run_grid, trial_resources
+from harness.experiment.scheduler import (FAILURES_DIR, SchedulerOptions, describe_resources, run_grid,
+                                         trial_resources)
 from harness.experiment.spec import SpecTrial, load_spec
 from harness.experiment.trial import RunSettings, Trial, input_problems, resolve_trials
 
@@ -72,6 +77,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="where training checkpoints live: a folder (shared by every node on a cluster, such as "
                              "NFS) or a URI fsspec opens (s3://..., gs://...) (default: <results>/checkpoints; with "
                              "--address: each worker node's local disk)")
+    parser.add_argument("--wait", action="store_true",
+                        help="when another run holds the results folder, wait for it to end instead of failing")
 
 
 def _env_path(variable: str) -> Path | None:
@@ -80,9 +87,36 @@ def _env_path(variable: str) -> Path | None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Check every output location and resource request before anything runs, then hold the results folder's lock
+    for the run (a dry run only reads, and takes no lock)."""
     options = _scheduler_options(args)
     plugins.load_plugins(args.plugins)  # before the spec: it may name plugin models
     overrides = split_overrides(parse_overrides(args.overrides))
+    if args.results.exists() and not args.results.is_dir():
+        raise UserError(f"--results {args.results} is a file, not a folder")
+    if args.dry_run:
+        return _run(args, options, overrides)
+    _check_outputs(args)
+    with ResultsLock(args.results, wait=args.wait, on_wait=_say_waiting):
+        return _run(args, options, overrides)
+
+
+def _say_waiting(holder: str) -> None:
+    print(f"waiting: the results folder is in use by another run ({holder})", flush=True)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """The results folder, the folders a run writes in it, and a local --storage folder must be writable."""
+    outputs.check_output_folder(args.results, "--results")
+    for name in (records.TRIALS_DIR, FAILURES_DIR, "visuals", "checkpoints", "cache"):
+        if (args.results / name).exists() or (args.results / name).is_symlink():
+            outputs.check_output_folder(args.results / name, f"--results {args.results}: its")
+    if args.storage is not None and args.storage.strip() and not storage.is_uri(args.storage) and args.address is None:
+        # On a cluster the folder is the nodes' (a shared mount), which this machine may not have.
+        outputs.check_output_folder(Path(args.storage).expanduser(), "--storage")
+
+
+def _run(args: argparse.Namespace, options: SchedulerOptions, overrides: Overrides) -> int:
     settings = RunSettings(profile=args.profile, results_dir=args.results, data_root=args.data_root,
                            weights_dir=args.weights_dir, storage=_storage(args), train_overrides=overrides.train,
                            plugins=tuple(args.plugins))
@@ -126,9 +160,14 @@ def main(args: argparse.Namespace) -> int:
           f"{len(outcome.failures)} failed, in {outcome.wall_seconds:.1f} s; records in "
           f"{settings.results_dir / records.TRIALS_DIR}")
     for failure in outcome.failures:
-        print(f"failed: {failure.trial.trial_id} {failure.trial.label} [{failure.trial.feeds_text}]: {failure.error} "
-              f"(log: {log_path(settings.results_dir, failure.trial.trial_id)}; traceback: {failure.traceback_file})",
-              file=sys.stderr)
+        if failure.bad_input:
+            print(f"error: trial {failure.trial.trial_id} ({failure.trial.label}): {failure.error}", file=sys.stderr)
+        else:
+            print(f"failed: {failure.trial.trial_id} {failure.trial.label} [{failure.trial.feeds_text}]: "
+                  f"{failure.error} (log: {log_path(settings.results_dir, failure.trial.trial_id)}; traceback: "
+                  f"{failure.traceback_file})", file=sys.stderr)
+    if any(failure.bad_input for failure in outcome.failures):
+        return 2  # bad input, found only inside a trial: the same status as bad input found before the run
     return 1 if outcome.failures else 0
 
 
@@ -156,12 +195,9 @@ def _storage(args: argparse.Namespace) -> str | None:
 def _scheduler_options(args: argparse.Namespace) -> SchedulerOptions:
     if args.retries < 0:
         raise UserError(f"--retries must be 0 or more, got {args.retries}")
-    if not args.cpus_per_trial > 0:
-        raise UserError(f"--cpus-per-trial must be positive, got {args.cpus_per_trial:g}")
-    if args.gpus_per_trial is not None and not args.gpus_per_trial >= 0:
-        raise UserError(f"--gpus-per-trial must be 0 or more, got {args.gpus_per_trial:g}")
     if args.num_cpus is not None and (args.num_cpus < 1 or args.address is not None):
         raise UserError("--num-cpus sizes the local Ray: a positive integer, and not with --address")
+    check_resources(args.cpus_per_trial, args.gpus_per_trial, local=args.address is None, num_cpus=args.num_cpus)
     return SchedulerOptions(address=args.address, num_cpus=args.num_cpus, cpus_per_trial=args.cpus_per_trial,
                             gpus_per_trial=args.gpus_per_trial, retries=args.retries)
 

@@ -15,15 +15,23 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Iterator
 
 from harness.errors import UserError
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PACKAGES = ("harness", "mren", "baselines")  # shipped to every worker through the runtime environment
 CONNECT_TIMEOUT_SECONDS = 5.0
+ANSWER_TIMEOUT_SECONDS = 30.0  # an --address that is not connected as Ray by then is an error
+PROBE_TIMEOUT_SECONDS = 10.0  # for its first gRPC reply
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+HTTP2_EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # length 0, type SETTINGS, no flags, stream 0
+HTTP2_SETTINGS_TYPE = 0x4
 TEMP_PARENT = "/tmp"
 TEMP_PREFIX = "mren-ray-"  # + "<driver pid>-<random>": the local Ray's own folder (sessions, sockets, logs)
 
@@ -74,9 +82,12 @@ def start_ray(ray: ModuleType, *, address: str | None, num_cpus: int | None, env
     common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
               "runtime_env": runtime_env(env_vars, extra_modules)}
     if address is not None:
+        deadline = time.monotonic() + ANSWER_TIMEOUT_SECONDS
         _check_reachable(address)
+        _check_answers_as_ray(address, deadline)
         try:
-            ray.init(address=address, **common)
+            with _our_sigterm_handler(), _watchdog(address, deadline):
+                ray.init(address=address, **common)
         except (ConnectionError, RuntimeError, ValueError) as error:
             raise UserError(f"cannot connect to the Ray cluster at {address} ({error}; a cluster with token "
                             "authentication needs RAY_AUTH_MODE=token and its token)") from None
@@ -86,9 +97,70 @@ def start_ray(ray: ModuleType, *, address: str | None, num_cpus: int | None, env
     remove_stale_temp_dirs()
     # A short path: Ray's unix sockets live under it and socket paths are limited to about 100 characters.
     temp_dir = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=TEMP_PARENT))
-    ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), num_gpus=torch.cuda.device_count(),
-             _node_ip_address="127.0.0.1", _temp_dir=str(temp_dir), **common)
+    with _our_sigterm_handler():
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), num_gpus=torch.cuda.device_count(),
+                 _node_ip_address="127.0.0.1", _temp_dir=str(temp_dir), **common)
     return temp_dir
+
+
+@contextmanager
+def _our_sigterm_handler() -> Iterator[None]:
+    """Keep the driver's SIGTERM handler through ray.init, which replaces it (with one that exits at once, and its
+    core's native one that dumps a stack and aborts): SIGTERM must stay a clean interrupt, exit status 130."""
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if handler is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, handler)
+
+
+def _check_answers_as_ray(address: str, deadline: float) -> None:
+    """Fail in seconds on an address where something else listens (or nothing answers): Ray would retry it for
+    ever. Ray's GCS and its client server speak gRPC, so they answer an HTTP/2 connection preface with a SETTINGS
+    frame; an HTTP/1 server, a database or a silent port does not."""
+    host, separator, port = address.removeprefix("ray://").rpartition(":")
+    if not separator or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    what = f"--address {address} does not answer as Ray"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_SECONDS) as connection:
+            connection.sendall(HTTP2_PREFACE + HTTP2_EMPTY_SETTINGS)
+            reply = b""
+            while len(reply) < 9:
+                connection.settimeout(max(0.1, min(PROBE_TIMEOUT_SECONDS, deadline - time.monotonic())))
+                chunk = connection.recv(9 - len(reply))
+                if not chunk:
+                    raise UserError(f"{what}: it closed the connection (is it Ray's GCS port, 6379 by default?)")
+                reply += chunk
+    except TimeoutError:
+        raise UserError(f"{what}: no reply within {PROBE_TIMEOUT_SECONDS:g} s (is it Ray's GCS port, 6379 by "
+                        "default?)") from None
+    except OSError as error:
+        raise UserError(f"{what} ({error.strerror or error})") from None
+    if reply[3] != HTTP2_SETTINGS_TYPE:  # a frame header: 3 bytes of length, then the type
+        raise UserError(f"{what}: it replied {reply[:9]!r}, not gRPC (is it Ray's GCS port, 6379 by default?)")
+
+
+@contextmanager
+def _watchdog(address: str, deadline: float) -> Iterator[None]:
+    """Ray retries a cluster that accepted the connection but does not complete its handshake for minutes, inside
+    native code no Python exception can interrupt: past the deadline, print the one error line and end the process
+    (nothing has been written yet; the results folder's lock goes with the process)."""
+    finished = threading.Event()
+
+    def expire() -> None:
+        if not finished.wait(max(0.0, deadline - time.monotonic())):
+            print(f"error: --address {address} does not answer as Ray: no connection within "
+                  f"{ANSWER_TIMEOUT_SECONDS:g} s", file=sys.stderr, flush=True)
+            os._exit(2)
+
+    watcher = threading.Thread(target=expire, name="ray-connect-watchdog", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        finished.set()
 
 
 def remove_stale_temp_dirs() -> None:

@@ -68,7 +68,8 @@ class Failure:
     trial: Trial
     attempts: int
     error: str  # one line
-    traceback_file: Path
+    traceback_file: Path | None  # None for bad input: its message is the whole story
+    bad_input: bool = False  # a UserError inside the trial: deterministic, so never retried
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,9 @@ class _Driver:
         cause = getattr(error, "cause", None) or error  # RayTaskError wraps the task's own exception
         if isinstance(cause, WorkerEnvironmentError):
             raise UserError(str(cause)) from None
+        if isinstance(cause, UserError):
+            self._bad_input(trial, attempt, cause)
+            return
         message = _one_line(cause)
         failures_dir = self.settings.results_dir / FAILURES_DIR
         traceback_file = failures_dir / f"{trial.trial_id}.txt"
@@ -324,6 +328,14 @@ class _Driver:
         self.state.write(force=True)
         self._say(f"FAILED {trial.trial_id}  {trial.label}  after {attempt} attempt{'s' if attempt > 1 else ''}: "
                   f"{message} (log: {log}; traceback: {traceback_file})")
+
+    def _bad_input(self, trial: Trial, attempt: int, error: UserError) -> None:
+        """A UserError (weights that do not fit, a data folder missing on a node) fails the same way every time:
+        fail the trial at once, without retries or a traceback file; the others go on."""
+        message = " ".join(str(error).split())
+        self.failures.append(Failure(trial, attempt, message, None, bad_input=True))
+        self.bar.update(1)
+        self._say(f"FAILED {trial.trial_id}  {trial.label}  (bad input, not retried): {message}")
 
     def _refresh(self) -> None:
         try:

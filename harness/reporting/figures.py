@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from harness.records import TrialRecord, Visual  # noqa: E402
+from harness.errors import UserError  # noqa: E402
+from harness.records import TrialRecord, Visual, results_file  # noqa: E402
 from harness.reporting.paper import load_paper  # noqa: E402
 from harness.reporting.tables import ReproductionTable  # noqa: E402
 
@@ -171,6 +172,15 @@ def _model_order(record: TrialRecord) -> tuple:
     return model != "bicubic", model.startswith("mren"), model, record.config.seed, record.trial_id
 
 
+def _visual_file(results_dir: Path, record: TrialRecord, name: str) -> Path:
+    """A crop a record names, refused (one line naming the record) when it or a link on its way leads out of the
+    results folder: the report embeds no other file."""
+    try:
+        return results_file(results_dir, name)
+    except UserError as error:
+        raise UserError(f"trial record {record.path or record.trial_id}: {error}") from None
+
+
 def visual_comparisons(results_dir: Path, records: list[TrialRecord]) -> tuple[list[Figure], list[str]]:
     """Figure 5 of the paper: one zoomed crop across methods, per benchmark set and scale. Returns the figures and
     notes on what was missing."""
@@ -191,18 +201,19 @@ def visual_comparisons(results_dir: Path, records: list[TrialRecord]) -> tuple[l
         members = sorted(by_view[view], key=lambda item: _model_order(item[0]))
         comparisons = [item for item in members if any(_compares(feed.table) for feed in item[0].feeds)] or members
         panels = []
-        hr_files = [visual.hr_file for _, visual in members if visual.hr_file]
-        hr_path = results_dir / (hr_files[0] if hr_files else f"visuals/hr_{dataset}_{image_name}.png")
+        hr_owners = [(record, visual.hr_file) for record, visual in members if visual.hr_file]
+        hr_name = hr_owners[0][1] if hr_owners else f"visuals/hr_{dataset}_{image_name}.png"
+        hr_path = _visual_file(results_dir, hr_owners[0][0] if hr_owners else members[0][0], hr_name)
         if hr_path.is_file():
             panels.append(_Panel("HR", _crop(_load(hr_path), box)))
         else:
-            notes.append(f"no HR crop {hr_path.relative_to(results_dir)}")
+            notes.append(f"no HR crop {hr_name}")
         seen_groups = set()
         for record, visual in comparisons:
             if record.group_key in seen_groups:
                 continue
             seen_groups.add(record.group_key)
-            path = results_dir / visual.file
+            path = _visual_file(results_dir, record, visual.file)
             if not path.is_file():
                 notes.append(f"{record.trial_id}: missing {visual.file}")
                 continue
