@@ -1,6 +1,7 @@
 """What the report shows: the training budget kept apart, reasons for blank cells, the paper's digits, best and
 second best, captions, conventions that do not change numbers, figures and the visual comparison's crop."""
 
+import json
 import math
 from pathlib import Path
 
@@ -150,8 +151,6 @@ def test_caption_says_std_only_with_several_seeds(results: Path) -> None:
 def _with_lr_source(results: Path, handle: str, lr_source: str, seed: int) -> None:
     record = write_record(results, handle, seed=seed, feeds=[("table1", "6")])
     path = results / "trials" / f"{tid(handle)}.json"
-    import json
-
     record["metrics"]["Set5"]["conventions"] = {**CONVENTIONS, "crop_border": 4, "lr_source": lr_source}
     path.write_text(json.dumps(record))
 

@@ -157,7 +157,8 @@ def _zoom(axis, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 # Label positions tried in turn, as (dx, dy) in points and the alignment that keeps the text off its point.
 _LABEL_OFFSETS = ((4, 3, "left", "bottom"), (4, -3, "left", "top"), (-4, 3, "right", "bottom"),
                   (-4, -3, "right", "top"), (0, 6, "center", "bottom"), (0, -6, "center", "top"),
-                  (8, 9, "left", "bottom"), (-8, -9, "right", "top"), (8, -9, "left", "top"), (-8, 9, "right", "bottom"))
+                  (8, 9, "left", "bottom"), (-8, -9, "right", "top"), (8, -9, "left", "top"),
+                  (-8, 9, "right", "bottom"))
 
 
 def _place_labels(axis, labels: list[tuple[float, float, str, dict]]) -> None:
@@ -431,7 +432,7 @@ def _visual_figure(dataset: str, scale: int, image_name: str, box: tuple[int, in
         if panel.box is not None:
             top, left, height, width = panel.box
             axis.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor="red",
-                                     linewidth=1.2))
+                                     linewidth=2))
     top, left, height, width = box
     how = ("the candidate window where the methods' errors differ most (largest variance across methods of SR − HR)"
            if picked else "the window of largest HR variance")
