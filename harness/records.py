@@ -70,10 +70,18 @@ class Training(_Strict):
 
 
 class Visual(_Strict):
+    """Crops of one image (harness/evaluation/visuals.py). With `candidates`, `file` and `hr_file` hold one crop per
+    candidate window stacked top to bottom in that order, and the report picks the window; without (records written
+    before candidates existed), they hold the crop of `box` alone (or the whole image)."""
+
     image: str
-    box: tuple[int, int, int, int]  # top, left, height, width in HR pixels
-    file: str  # the SR crop, relative to the results folder
-    hr_file: str  # the HR crop, visuals/hr_<set>_<image>.png
+    box: tuple[int, int, int, int]  # top, left, height, width in HR pixels: the first candidate
+    file: str  # the SR crop(s), relative to the results folder
+    hr_file: str  # the HR crop(s), shared by every trial of the set
+    candidates: list[tuple[int, int, int, int]] = []  # the windows, by decreasing HR variance
+    bicubic_file: str | None = None  # MATLAB bicubic upscaling of the LR, cropped alike; shared per set and scale
+    overview_file: str | None = None  # the whole HR image, downscaled, to show where the crop lies
+    image_size: tuple[int, int] | None = None  # HR height, width: maps a box onto the overview
 
 
 class Environment(_Strict):
@@ -207,8 +215,8 @@ def read_record(path: Path) -> TrialRecord | None:
         raise UserError(f"trial record {path} does not agree with itself: file name {path.stem}, trial_id "
                         f"{record.trial_id}, config hash {hashed} (a record copied or edited by hand?)")
     for dataset, visual in record.visuals.items():
-        for name in (visual.file, visual.hr_file):
-            if not is_inside_results(name):
+        for name in (visual.file, visual.hr_file, visual.bicubic_file, visual.overview_file):
+            if name is not None and not is_inside_results(name):
                 raise UserError(f"trial record {path}: visuals.{dataset} names {name!r}, outside the results folder "
                                 "(a record edited by hand?)")
     record._path = path

@@ -54,9 +54,10 @@ def test_published_imdn_weights_show_difference_zero(report_dir: Path, html: str
     table5 = (report_dir / "latex" / "table5.tex").read_text()
     imdn_x4 = table5.split("Table 5 ($\\times$4)")[1]
     reproduced, difference = imdn_x4.split("IMDN & 2019")[1].splitlines()[1:3]
-    assert reproduced.startswith(r"\quad reproduced &  & 715.0K & 32.210 & 0.89480 & 28.580")
-    assert difference == r"\quad difference &  & +0.0K" + " & +0.00 & +0.0000" * 4 + r" \\"
-    assert '<td class="ok">32.210<span class="diff">+0.00</span></td>' in html
+    # the paper's digits, and a difference of zero without a sign
+    assert reproduced.startswith(r"\quad reproduced &  & 715K & 32.21 & 0.8948 & 28.58")
+    assert difference == r"\quad difference &  & 0K" + " & 0.00 & 0.0000" * 4 + r" \\"
+    assert '<td class="ok" title="32.210">32.21<span class="diff">0.00</span></td>' in html
 
 
 def test_findings_are_generated(html: str) -> None:
@@ -113,8 +114,8 @@ window.addEventListener("load", function () {
   probe.textContent = JSON.stringify({
     images: images.length,
     decoded: images.filter(function (image) { return image.complete && image.naturalWidth > 0; }).length,
-    tables: Array.prototype.map.call(document.querySelectorAll("table.repro"),
-                                     function (table) { return table.dataset.table; }),
+    tables: Array.prototype.map.call(document.querySelectorAll("table.repro"), function (table) {
+      return table.dataset.table + (table.dataset.scale ? "x" + table.dataset.scale : ""); }),
     rows: document.querySelectorAll("table.repro tbody tr").length,
     scripts: document.scripts.length
   });
@@ -133,22 +134,103 @@ def test_page_renders_in_headless_chromium(report_dir: Path, html: str, tmp_path
                page.as_uri()]
     dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
     probe = json.loads(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S).group(1).replace("&amp;", "&"))
-    assert probe["tables"] == ["table1", "table2", "table3", "table4", "table5", "table6"]
+    # Table 5 is one table per scale
+    assert probe["tables"] == ["table1", "table2", "table3", "table4", "table5x2", "table5x3", "table5x4", "table6"]
     assert probe["images"] == len(FIGURES) and probe["decoded"] == len(FIGURES)
     assert probe["rows"] > 60
     assert probe["scripts"] == 1  # only the probe: names from records did not become scripts
 
 
-def test_latex_compiles(report_dir: Path, tmp_path: Path) -> None:
+def test_latex_tables_compile_and_fit_the_text_width(report_dir: Path, tmp_path: Path) -> None:
+    """Every table in a minimal article with booktabs (and graphicx, for the tables that shrink themselves): it
+    compiles, and TeX reports no overfull line, the sign of a table wider than \\textwidth."""
     pdflatex = shutil.which("pdflatex")
     if pdflatex is None:
-        pytest.skip("pdflatex not installed")
+        message = "pdflatex not installed (apt-get install texlive-latex-base texlive-latex-recommended)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     for path in (report_dir / "latex").glob("*.tex"):
         shutil.copy(path, tmp_path / path.name)
     inputs = "\n".join(rf"\input{{table{n}}}\clearpage" for n in range(1, 7))
-    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-                                      f"{inputs}\n\\end{{document}}\n")
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n"
+                                      f"\\begin{{document}}\n{inputs}\n\\end{{document}}\n")
     result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout[-3000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 0
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert all(f"table{n}.tex" in log for n in range(1, 7))
+    assert "Overfull \\hbox" not in log, [line for line in log.splitlines() if "Overfull" in line]
+
+
+# Measures every table against the text column (<main>'s content box) and every cell against its own box; a table
+# wider than the column, or a cell whose text overflows, would be cut off (on paper) or need sideways scrolling.
+MEASURE = """
+function overflowing() {
+  var main = document.querySelector("main");
+  var style = getComputedStyle(main);
+  var right = main.getBoundingClientRect().left + main.clientWidth - parseFloat(style.paddingRight);
+  var tables = document.querySelectorAll("main table");
+  var wide = [];
+  tables.forEach(function (table) {
+    var name = table.id || table.dataset.table + (table.dataset.scale ? "x" + table.dataset.scale : "");
+    var box = table.parentElement;
+    var cells = Array.prototype.filter.call(table.querySelectorAll("th, td"),
+                                            function (cell) { return cell.scrollWidth > cell.clientWidth + 1; });
+    var scrolls = box.classList.contains("scroll") && box.scrollWidth > box.clientWidth + 0.5;
+    if (table.getBoundingClientRect().right > right + 0.5 || scrolls || cells.length) wide.push(name);
+  });
+  return {tables: tables.length, wide: wide};
+}
+"""
+# A table that cannot fit: the probes must report it, which shows that they can see an overflow at all.
+CONTROL_TABLE = '<div class="scroll"><table id="control"><tr><td style="min-width: 3000px">wide</td></tr></table></div>'
+
+
+def _probe_page(html: str, tmp_path: Path, script: str) -> Path:
+    page = tmp_path / "page.html"
+    page.write_text(html.replace("</main>", CONTROL_TABLE + "</main>").replace(
+        "</body>", "<script>" + MEASURE + script + "</script></body>"), encoding="utf-8")
+    return page
+
+
+def _chromium_command(tmp_path: Path, *options: str) -> list[str]:
+    return [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}", *options]
+
+
+def test_tables_fit_a_1280px_window(html: str, tmp_path: Path) -> None:
+    page = _probe_page(html, tmp_path, """
+window.addEventListener("load", function () {
+  var probe = document.createElement("pre");
+  probe.id = "probe";
+  probe.textContent = JSON.stringify(overflowing());
+  document.body.appendChild(probe);
+});""")
+    command = _chromium_command(tmp_path, "--window-size=1280,900", "--virtual-time-budget=10000", "--dump-dom",
+                                page.as_uri())
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+    probe = json.loads(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S).group(1))
+    assert probe["tables"] >= 12  # eight of the paper's (Table 5 per scale), summary, claims, conventions, ...
+    assert probe["wide"] == ["control"]
+
+
+def test_printed_pdf_clips_no_table(html: str, tmp_path: Path) -> None:
+    """Print to PDF as a reader would. When the print layout applies, the page measures its tables under print media
+    and writes the verdict into its title, which Chromium stores as the PDF's /Title."""
+    page = _probe_page(html, tmp_path, """
+window.matchMedia("print").addListener(function (query) {
+  if (!query.matches) return;
+  var verdict = overflowing();
+  document.title = "printcheck tables=" + verdict.tables + " wide=" + verdict.wide.join(",") + " end";
+});""")
+    pdf = tmp_path / "report.pdf"
+    command = _chromium_command(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri())
+    subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
+    titles = re.findall(rb"/Title\s*\((printcheck [^)]*)\)", pdf.read_bytes())
+    assert titles, "the print layout never ran the probe"
+    verdict = dict(part.split("=") for part in titles[-1].decode("ascii").split()[1:-1])
+    assert int(verdict["tables"]) >= 12
+    assert verdict["wide"] == "control"

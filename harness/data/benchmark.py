@@ -22,6 +22,17 @@ from harness.data.matlab import imresize_uint8
 from harness.evaluation.metrics import SSIM_WINDOW
 
 GENERATED_LR = "MATLAB-exact bicubic imresize of the HR (uint8, antialiased)"
+EDSR_LR_DIR = "LR_bicubic"  # the EDSR layout's LR folder: MATLAB imresize output, by that layout's convention
+
+
+def lr_pixels(lr_source: str) -> str:
+    """What decides the LR pixels described by `lr_source` (an evaluation's `lr_source` convention): two sources
+    with the same answer give the same numbers. The EDSR layout's LR_bicubic files are MATLAB bicubic imresize output,
+    which GENERATED_LR reproduces bit for bit (tests/test_imresize.py checks the shared sets' files), so both are
+    MATLAB bicubic; any other folder (a BasicSR LQ folder, say) may hold anything."""
+    if lr_source == GENERATED_LR or (lr_source.startswith("folder ") and f"/{EDSR_LR_DIR}/X" in lr_source):
+        return "MATLAB bicubic imresize of the HR"
+    return lr_source
 
 
 @dataclass(frozen=True)
@@ -77,8 +88,8 @@ def open_benchmark(path: Path, scale: int) -> BenchmarkSet:
     if (path / "GT").is_dir() and (path / "LQ").is_dir():
         hr_dir, lr_dir, lr_source = path / "GT", path / "LQ", f"folder {path.name}/LQ"
     elif (path / "HR").is_dir():
-        hr_dir, lr_dir = path / "HR", path / "LR_bicubic" / f"X{scale}"
-        lr_source = f"folder {path.name}/LR_bicubic/X{scale}"
+        hr_dir, lr_dir = path / "HR", path / EDSR_LR_DIR / f"X{scale}"
+        lr_source = f"folder {path.name}/{EDSR_LR_DIR}/X{scale}"
         if not lr_dir.is_dir():
             lr_dir, lr_source = None, GENERATED_LR
     else:

@@ -15,9 +15,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from matplotlib.patches import Rectangle  # noqa: E402
+
 from harness.errors import UserError  # noqa: E402
+from harness.evaluation.metrics import psnr_y, rgb_to_y  # noqa: E402
 from harness.records import TrialRecord, Visual, results_file  # noqa: E402
-from harness.reporting.paper import load_paper  # noqa: E402
+from harness.reporting.paper import load_paper, table_title  # noqa: E402
 from harness.reporting.tables import ReproductionTable  # noqa: E402
 
 plt.rcParams.update({
@@ -42,6 +45,7 @@ class Figure:
     title: str
     caption: str
     png: bytes
+    panels: tuple[str, ...] = ()  # the titles of its panels, where they name what is compared (visual comparison)
 
 
 def _png(figure: plt.Figure) -> bytes:
@@ -91,80 +95,215 @@ def tradeoff_params(table5: ReproductionTable) -> Figure:
     frame, rows = table5.frame, table5.rows
     scales = sorted({scale for scale, _ in frame.index})
     dataset = _pick_dataset(frame, list(frame.index), ["Set5", "Set14", "B100", "Urban100"])
-    figure, axes = plt.subplots(1, len(scales), figsize=(4.2 * len(scales), 3.8), squeeze=False)
+    figure, axes = plt.subplots(1, len(scales), figsize=(4.6 * len(scales), 4.2), squeeze=False)
     column = f"PSNR({dataset})"
+    notes: list[str] = []
     for axis, scale in zip(axes[0], scales, strict=True):
         part = frame.loc[scale]
-        _scatter(axis, part["parameters"], part[column], rows.loc[scale, "label"], scale_params=1000)
+        outside = _scatter(axis, part["parameters"], part[column], rows.loc[scale, "label"], scale_params=1000,
+                           unit="K")
         axis.set(title=f"×{scale}", xlabel=table5.spec.figure.x_label, ylabel=f"{dataset} PSNR (dB)")
+        notes += [f"×{scale} {point}" for point in outside]
+    _figure_legend(figure)
     drawn = table5.spec.figure
     return Figure(drawn.name, f"{drawn.title} ({dataset}, {table5.spec.label})",
                   "Grey dots: the paper's Table 5. Red squares: reproduced, with an arrow from the published point "
-                  "of the same method; hollow where only the parameter count was reproduced.", _png(figure))
+                  "of the same method; hollow where only the parameter count was reproduced. The axes zoom on the "
+                  "lightweight cluster" + (f"; off the axes: {'; '.join(notes)}." if notes else "."), _png(figure))
 
 
 def tradeoff_macs(table6: ReproductionTable) -> Figure:
     frame, rows = table6.frame, table6.rows
     datasets = ["Set14", "Urban100"]
-    figure, axes = plt.subplots(1, 2, figsize=(8.6, 3.8), squeeze=False)
+    figure, axes = plt.subplots(1, 2, figsize=(9.2, 4.2), squeeze=False)
+    notes: list[str] = []
     for axis, dataset in zip(axes[0], datasets, strict=True):
-        _scatter(axis, frame["Flops"], frame[f"PSNR({dataset})"], rows["label"], scale_params=1e9)
+        outside = _scatter(axis, frame["Flops"], frame[f"PSNR({dataset})"], rows["label"], scale_params=1e9,
+                           unit="G")
+        notes += [f"{dataset} {point}" for point in outside]
         axis.set(title=dataset, xlabel=table6.spec.figure.x_label, ylabel=f"{dataset} PSNR (dB)")
+    _figure_legend(figure)
     return Figure(table6.spec.figure.name, f"{table6.spec.figure.title} ({table6.spec.label})",
                   "Grey dots: the paper's Table 6. Red squares: reproduced, with an arrow from the published point; "
                   "hollow where only MACs were reproduced (complexity-only trials), placed at the paper's PSNR. "
-                  "MACs are counted for the output size the records state.", _png(figure))
+                  "MACs are counted for the output size the records state. The axes zoom on the cluster"
+                  + (f"; off the axes: {'; '.join(notes)}." if notes else "."), _png(figure))
 
 
-def _scatter(axis, x_fields, y_fields, labels, scale_params: float) -> None:
+def _outliers(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Points far from the lightweight cluster (Tukey's fences, 1.5 IQR, on each axis): SRCNN's PSNR far below, a
+    model many times larger. They are left off the zoomed axes and named in a note instead."""
+    far = np.zeros(len(x), dtype=bool)
+    if len(x) < 5:  # too few points to call any of them an outlier
+        return far
+    for values in (x, y):
+        low, high = np.percentile(values, [25, 75])
+        spread = 1.5 * (high - low)
+        far |= (values < low - spread) | (values > high + spread)
+    return far
+
+
+def _zoom(axis, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Fit the axes to the points that are not outliers; returns which points lie outside."""
+    far = _outliers(x, y)
+    near_x, near_y = x[~far], y[~far]
+    if len(near_x):
+        pad_x = 0.08 * max(float(np.ptp(near_x)), 1e-9)
+        pad_y = 0.1 * max(float(np.ptp(near_y)), 0.05)
+        axis.set_xlim(float(near_x.min()) - pad_x, float(near_x.max()) + pad_x)
+        axis.set_ylim(float(near_y.min()) - pad_y, float(near_y.max()) + pad_y)
+    return far
+
+
+# Label positions tried in turn, as (dx, dy) in points and the alignment that keeps the text off its point.
+_LABEL_OFFSETS = ((4, 3, "left", "bottom"), (4, -3, "left", "top"), (-4, 3, "right", "bottom"),
+                  (-4, -3, "right", "top"), (0, 6, "center", "bottom"), (0, -6, "center", "top"),
+                  (8, 9, "left", "bottom"), (-8, -9, "right", "top"), (8, -9, "left", "top"),
+                  (-8, 9, "right", "bottom"))
+
+
+def _place_labels(axis, labels: list[tuple[float, float, str, dict]]) -> None:
+    """Annotate each (x, y, text, style) at the first offset whose text box overlaps no label placed before it
+    (nor leaves the axes); where every offset overlaps, the least overlapping one. Greedy repelling: no extra
+    dependency, and labels stay beside their own point."""
+    renderer = axis.figure.canvas.get_renderer()
+    inside = axis.get_window_extent(renderer)
+    placed: list = []
+    for x, y, text, style in labels:
+        best, best_cost = None, None
+        for dx, dy, horizontal, vertical in _LABEL_OFFSETS:
+            note = axis.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=horizontal,
+                                 va=vertical, **style)
+            box = note.get_window_extent(renderer)
+            cost = sum(_overlap(box, other) for other in placed)
+            cost += box.width * box.height - _overlap(box, inside)  # the part outside the axes
+            if best_cost is None or cost < best_cost:
+                if best is not None:
+                    best.remove()
+                best, best_cost, best_box = note, cost, box
+            else:
+                note.remove()
+            if cost == 0:
+                break
+        placed.append(best_box)
+
+
+def _overlap(first, second) -> float:
+    width = min(first.x1, second.x1) - max(first.x0, second.x0)
+    height = min(first.y1, second.y1) - max(first.y0, second.y0)
+    return max(width, 0) * max(height, 0)
+
+
+def _scatter(axis, x_fields, y_fields, labels, scale_params: float, unit: str) -> list[str]:
+    """Paper points (grey) and reproduced ones (red, with an arrow from the published point), zoomed on the
+    lightweight cluster. Returns the points left outside the axes, in words."""
     paper_x, paper_y = x_fields["paper"] / scale_params, y_fields["paper"]
     shown = paper_x.notna() & paper_y.notna()
-    axis.scatter(paper_x[shown], paper_y[shown], s=18, color="0.55", zorder=2, label="paper")
-    for key in paper_x[shown].index:
-        axis.annotate(_text(labels[key]), (paper_x[key], paper_y[key]), fontsize=6.5, color="0.35",
-                      xytext=(3, 2), textcoords="offset points")
     repro_x, measured_y = x_fields["reproduced"] / scale_params, y_fields["reproduced"]
     # a complexity-only trial has no PSNR: drawn hollow at the paper's PSNR, so its size or cost still shows
     repro_y = measured_y.fillna(paper_y)
     mine = repro_x.notna() & repro_y.notna()
     full = mine & measured_y.notna()
+    points = [(float(paper_x[key]), float(paper_y[key]), _text(labels[key]), "paper") for key in paper_x[shown].index]
+    points += [(float(repro_x[key]), float(repro_y[key]), _text(labels[key]), "reproduced")
+               for key in repro_x[mine].index]
+    if not points:
+        return []
+    far = _zoom(axis, np.array([point[0] for point in points]), np.array([point[1] for point in points]))
+    axis.scatter(paper_x[shown], paper_y[shown], s=18, color="0.55", zorder=2, label="paper")
     if full.any():
         axis.scatter(repro_x[full], repro_y[full], s=30, marker="s", color="tab:red", zorder=3, label="reproduced")
     if (mine & ~full).any():
         axis.scatter(repro_x[mine & ~full], repro_y[mine & ~full], s=30, marker="s", facecolors="none",
                      edgecolors="tab:red", zorder=3, label="reproduced size/cost, paper's PSNR")
     for key in repro_x[mine].index:
-        axis.annotate(_text(labels[key]), (repro_x[key], repro_y[key]), fontsize=7, color="tab:red",
-                      xytext=(3, -9), textcoords="offset points")
         if shown.get(key, False):
             axis.annotate("", xy=(repro_x[key], repro_y[key]), xytext=(paper_x[key], paper_y[key]),
                           arrowprops={"arrowstyle": "->", "color": "tab:red", "alpha": 0.5, "linewidth": 0.8})
+    styles = {"paper": {"fontsize": 6.5, "color": "0.3"}, "reproduced": {"fontsize": 7, "color": "tab:red"}}
+    inside = [(x, y, text, styles[kind]) for (x, y, text, kind), out in zip(points, far, strict=True) if not out]
+    # reproduced labels first: they are the fewer and the more important, so they get the free spots
+    _place_labels(axis, sorted(inside, key=lambda label: label[3] is styles["paper"]))
     axis.grid(alpha=0.25)
-    axis.legend(frameon=False, fontsize=7, loc="best")
+    outside = [f"{text} ({'reproduced, ' if kind == 'reproduced' else ''}{x:g}{unit}, {y:.2f} dB)"
+               for (x, y, text, kind), out in zip(points, far, strict=True) if out]
+    if outside:  # under the panel, wrapped to its width
+        axis.text(0.0, -0.17, textwrap.fill("Off the axes: " + "; ".join(outside), 78), transform=axis.transAxes,
+                  fontsize=6.5, color="0.35", va="top")
+    return outside
+
+
+def _figure_legend(figure: plt.Figure) -> None:
+    """One legend above the panels, with every kind of point any panel draws (panels do not repeat it)."""
+    handles: dict[str, object] = {}
+    for axis in figure.axes:
+        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    figure.legend(list(handles.values()), list(handles), loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                  ncol=len(handles), frameon=False, fontsize=8)
+
+
+def curve_panels(records: list[TrialRecord]) -> dict[str, list[tuple[str, TrialRecord]]]:
+    """Table name -> (line label, record) for every record feeding it, tables in the paper's order ("other" for
+    records feeding none). The label is the row, with the scale where the table's rows repeat per scale."""
+    tables = load_paper().tables
+    panels: dict[str, list[tuple[str, TrialRecord]]] = {}
+    for record in records:
+        fed = [(feed.table, feed.row) for feed in record.feeds] or [("other", record.config.model)]
+        for table, row in fed:
+            label = f"{row} ×{record.config.scale}" if table in tables and tables[table].rows_by_scale else row
+            panels.setdefault(table, []).append((label, record))
+    order = [name for name in tables if name in panels] + sorted(name for name in panels if name not in tables)
+    return {name: panels[name] for name in order}
 
 
 def training_curves(records: list[TrialRecord]) -> Figure | None:
-    curves = [(record, record.training.curve) for record in records if record.training and record.training.curve]
+    """The loss curves, one panel per paper table with one labelled line per row (seeds as line styles): a trial
+    feeding several tables (the full model of Tables 1-4) appears in each."""
+    curves = [record for record in records if record.training and record.training.curve]
     if not curves:
         return None
-    figure, axis = plt.subplots(figsize=(8.6, 3.8))
-    for record, curve in curves:
-        steps, losses = zip(*curve, strict=True)
-        axis.plot(steps, losses, linewidth=1, label=_text(record.label) if len(curves) <= 12 else None)
-    axis.set(xlabel="iteration", ylabel="L1 loss (mean since the previous point)", yscale="log")
-    axis.grid(alpha=0.25, which="both")
-    if len(curves) <= 12:
-        axis.legend(frameon=False, fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1))
+    tables = load_paper().tables
+    panels = curve_panels(curves)
+    order = list(panels)
+    columns = min(len(order), 2)
+    rows = -(-len(order) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.2 * rows), squeeze=False)
+    for axis in axes.flat[len(order):]:
+        axis.set_visible(False)
+    for axis, name in zip(axes.flat, order):
+        lines = sorted(panels[name], key=lambda item: (item[0], item[1].config.seed))
+        seeds = sorted({record.config.seed for _, record in lines})
+        colors = {label: plt.get_cmap("tab10" if len({label for label, _ in lines}) <= 10 else "tab20")(index)
+                  for index, label in enumerate(dict.fromkeys(label for label, _ in lines))}
+        for label, record in lines:
+            steps, losses = zip(*record.training.curve, strict=True)
+            seed = record.config.seed
+            text = label + (f", seed {seed}" if len(seeds) > 1 else "")
+            axis.plot(steps, losses, linewidth=1, color=colors[label],
+                      linestyle=("-", "--", ":", "-.")[seeds.index(seed) % 4], label=_text(text))
+        title = f"{tables[name].label}: {tables[name].row_header}" if name in tables else "trials feeding no table"
+        axis.set(title=_text(title), xlabel="iteration", ylabel="L1 loss", yscale="log")
+        axis.grid(alpha=0.25, which="both")
+        axis.legend(frameon=False, fontsize=6, ncol=2 if len(lines) > 6 else 1, loc="upper right")
+    figure.tight_layout()
     return Figure("training_curves", "Training curves",
-                  f"{len(curves)} trial{'s' * (len(curves) > 1)}" + ("" if len(curves) <= 12 else
-                                                                      " (too many for a legend)") + ".",
-                  _png(figure))
+                  f"{len(curves)} trial{'s' * (len(curves) > 1)}, one panel per table they feed, one line per row "
+                  "(line styles: seeds). The loss is the mean L1 loss since the previous point.", _png(figure))
 
 
 @dataclass(frozen=True)
 class _Panel:
     title: str
     image: np.ndarray
+    box: tuple[int, int, int, int] | None = None  # drawn on the image (the overview): top, left, height, width
+
+
+@dataclass(frozen=True)
+class _Method:
+    """One method's crops in a visual comparison."""
+    name: str
+    crops: list[np.ndarray]  # one per candidate window
 
 
 def _model_order(record: TrialRecord) -> tuple:
@@ -181,59 +320,138 @@ def _visual_file(results_dir: Path, record: TrialRecord, name: str) -> Path:
         raise UserError(f"trial record {record.path or record.trial_id}: {error}") from None
 
 
+def _short_name(record: TrialRecord) -> str:
+    """A column title: the row of the comparison table the trial feeds ("IMDN", "SRCNN (retrained)"), else the model
+    and the first row it feeds."""
+    tables = load_paper().tables
+    rows = [feed.row for feed in record.feeds if feed.table in tables and tables[feed.table].kind == "comparison"]
+    if rows:
+        return rows[0]
+    if record.feeds:
+        return f"{record.config.model} ({table_title(record.feeds[0].table)} {record.feeds[0].row})"
+    return record.config.model
+
+
+def _windows(visual: Visual) -> tuple[tuple[int, int, int, int], ...]:
+    return tuple(tuple(box) for box in visual.candidates) or (tuple(visual.box),)
+
+
+def _crops(path: Path, windows: tuple[tuple[int, int, int, int], ...]) -> list[np.ndarray] | None:
+    """The crops a visual file holds for `windows`: stacked top to bottom (records with candidates), or one crop
+    (older records: the crop itself, or the whole image to cut it from)."""
+    if not path.is_file():
+        return None
+    image = _load(path)
+    if len(windows) == 1:
+        return [_crop(image, windows[0])]
+    heights = [height for _, _, height, _ in windows]
+    if image.shape[0] != sum(heights):
+        return None
+    return np.split(image, np.cumsum(heights)[:-1], axis=0)
+
+
+def _most_different(hr: list[np.ndarray], methods: list[_Method]) -> int:
+    """The candidate window where the methods differ most: the largest mean over pixels of the variance across
+    methods of the signed Y error (SR - HR). A flat region, where every method is right, scores near zero."""
+    if len(methods) < 2:
+        return 0
+    scores = []
+    for index, reference in enumerate(hr):
+        errors = np.stack([rgb_to_y(method.crops[index]) - rgb_to_y(reference) for method in methods])
+        scores.append(float(errors.var(axis=0).mean()))
+    return int(np.argmax(scores))
+
+
+def _crop_psnr(crop: np.ndarray, hr: np.ndarray) -> str:
+    value = psnr_y(crop, hr, crop_border=0)
+    return "∞ dB" if not np.isfinite(value) else f"{value:.2f} dB"
+
+
 def visual_comparisons(results_dir: Path, records: list[TrialRecord]) -> tuple[list[Figure], list[str]]:
-    """Figure 5 of the paper: one zoomed crop across methods, per benchmark set and scale. Returns the figures and
-    notes on what was missing."""
-    notes = []
+    """Figure 5 of the paper: per benchmark set and scale, the whole image with the chosen crop boxed, then the crop
+    of the HR, of bicubic upscaling and of each method, each titled with its name and the crop's PSNR. The crop is
+    the candidate window (stored by every trial, harness/evaluation/visuals.py) where the methods differ most.
+    Returns the figures and notes on what was missing."""
+    notes: list[str] = []
     by_view: dict[tuple, list[tuple[TrialRecord, Visual]]] = {}
     for record in records:
         for dataset, visual in record.visuals.items():
-            by_view.setdefault((dataset, record.config.scale, visual.image, tuple(visual.box)), []).append(
+            by_view.setdefault((dataset, record.config.scale, visual.image, _windows(visual)), []).append(
                 (record, visual))
     chosen: dict[tuple, tuple] = {}
-    for view, members in by_view.items():  # per set and scale, the image and box most trials show
+    for view, members in by_view.items():  # per set and scale, the image and windows most trials show
         key = view[:2]
         if key not in chosen or len(members) > len(by_view[chosen[key]]):
             chosen[key] = view
     figures = []
     for (dataset, scale), view in sorted(chosen.items()):
-        _, _, image_name, box = view
+        _, _, image_name, windows = view
         members = sorted(by_view[view], key=lambda item: _model_order(item[0]))
         comparisons = [item for item in members if any(_compares(feed.table) for feed in item[0].feeds)] or members
-        panels = []
-        hr_owners = [(record, visual.hr_file) for record, visual in members if visual.hr_file]
-        hr_name = hr_owners[0][1] if hr_owners else f"visuals/hr_{dataset}_{image_name}.png"
-        hr_path = _visual_file(results_dir, hr_owners[0][0] if hr_owners else members[0][0], hr_name)
-        if hr_path.is_file():
-            panels.append(_Panel("HR", _crop(_load(hr_path), box)))
-        else:
-            notes.append(f"no HR crop {hr_name}")
+        first_record, first = members[0]
+        hr = _crops(_visual_file(results_dir, first_record, first.hr_file), windows)
+        if hr is None:
+            notes.append(f"{dataset} ×{scale}: no HR crops {first.hr_file}")
+            continue
+        bicubic = (_crops(_visual_file(results_dir, first_record, first.bicubic_file), windows)
+                   if first.bicubic_file else None)
+        methods: list[_Method] = []
         seen_groups = set()
         for record, visual in comparisons:
-            if record.group_key in seen_groups:
-                continue
+            if record.group_key in seen_groups or (bicubic is not None and record.config.model == "bicubic"):
+                continue  # seeds of one experiment look alike; bicubic has its own column
             seen_groups.add(record.group_key)
-            path = _visual_file(results_dir, record, visual.file)
-            if not path.is_file():
-                notes.append(f"{record.trial_id}: missing {visual.file}")
+            crops = _crops(_visual_file(results_dir, record, visual.file), windows)
+            if crops is None:
+                notes.append(f"{record.trial_id}: missing or malformed {visual.file}")
                 continue
-            panels.append(_Panel(_panel_title(record, dataset, image_name), _crop(_load(path), box)))
-        if len(panels) > MAX_VISUAL_PANELS:
-            notes.append(f"{dataset} ×{scale}: {len(panels) - MAX_VISUAL_PANELS} more crops not shown")
-            panels = panels[:MAX_VISUAL_PANELS]
-        if not panels:
-            continue
-        figure, axes = plt.subplots(1, len(panels), figsize=(2.1 * len(panels), 2.5), squeeze=False)
-        for axis, panel in zip(axes[0], panels, strict=True):
-            axis.imshow(panel.image, interpolation="nearest")
-            axis.set_title(_text(panel.title), fontsize=7.5)
-            axis.set_xticks([])
-            axis.set_yticks([])
-        top, left, height, width = box
-        figures.append(Figure(f"visual_{dataset}_x{scale}", f"Visual comparison: {dataset} {image_name}, ×{scale}",
-                              f"Crop of {height}×{width} HR pixels at ({top}, {left}), enlarged without smoothing.",
-                              _png(figure)))
+            methods.append(_Method(_short_name(record), crops))
+        if len(methods) > MAX_VISUAL_PANELS:
+            notes.append(f"{dataset} ×{scale}: {len(methods) - MAX_VISUAL_PANELS} more methods not shown")
+            methods = methods[:MAX_VISUAL_PANELS]
+        index = _most_different(hr, methods)
+        panels = []
+        overview = _visual_file(results_dir, first_record, first.overview_file) if first.overview_file else None
+        if overview is not None and first.image_size and overview.is_file():
+            panels.append(_Panel(f"{image_name} (whole)", _load(overview),
+                                 _scaled_box(windows[index], first.image_size, overview)))
+        panels.append(_Panel("HR", hr[index]))
+        if bicubic is not None:
+            panels.append(_Panel(f"Bicubic\n{_crop_psnr(bicubic[index], hr[index])}", bicubic[index]))
+        panels += [_Panel(f"{method.name}\n{_crop_psnr(method.crops[index], hr[index])}", method.crops[index])
+                   for method in methods]
+        figures.append(_visual_figure(dataset, scale, image_name, windows[index], panels,
+                                      len(windows) > 1 and len(methods) > 1))
     return figures, notes
+
+
+def _scaled_box(box: tuple[int, int, int, int], image_size: tuple[int, int], overview: Path) -> tuple:
+    with Image.open(overview) as image:
+        factor = image.height / image_size[0]
+    return tuple(value * factor for value in box)
+
+
+def _visual_figure(dataset: str, scale: int, image_name: str, box: tuple[int, int, int, int], panels: list[_Panel],
+                   picked: bool) -> Figure:
+    columns = min(len(panels), 6)
+    rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.25 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    for axis, panel in zip(axes.flat, panels):
+        axis.imshow(panel.image, interpolation="nearest")
+        axis.set_title(_text(panel.title), fontsize=8)
+        if panel.box is not None:
+            top, left, height, width = panel.box
+            axis.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor="red",
+                                     linewidth=2))
+    top, left, height, width = box
+    how = ("the candidate window where the methods' errors differ most (largest variance across methods of SR − HR)"
+           if picked else "the window of largest HR variance")
+    return Figure(f"visual_{dataset}_x{scale}", f"Visual comparison: {dataset} {image_name}, ×{scale}",
+                  f"Crop of {height}×{width} HR pixels at ({top}, {left}), boxed in red on the whole image: {how}. "
+                  "Enlarged without smoothing; each title gives the PSNR (Y) of the crop shown.", _png(figure),
+                  tuple(panel.title for panel in panels))
 
 
 def _compares(table: str) -> bool:
@@ -253,13 +471,3 @@ def _crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     if image.shape[0] > height or image.shape[1] > width:
         return image[top:top + height, left:left + width]
     return image
-
-
-def _panel_title(record: TrialRecord, dataset: str, image_name: str) -> str:
-    rows = sorted({feed.row for feed in record.feeds})
-    title = record.config.model + (f"\n{textwrap.shorten(', '.join(rows), 34)}" if rows else "")
-    if dataset in record.metrics:
-        scores = [image for image in record.metrics[dataset].images if image.name == image_name]
-        if scores:
-            title += f"\n{scores[0].psnr_y:.2f} dB / {scores[0].ssim_y:.4f}"
-    return title

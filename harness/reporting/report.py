@@ -14,6 +14,7 @@ import jinja2
 
 from harness.atomic import write_bytes_atomic
 from harness.reporting import figures
+from harness.reporting.budget import training_budget
 from harness.reporting.latex import latex_table
 from harness.reporting.consistency import ClaimCheck, check_claims, consistency_findings
 from harness.reporting.findings import Finding, reproduction_findings, summarize
@@ -81,12 +82,16 @@ def build_report(results_dir: Path, paper: Paper | None = None) -> Report:
     environments = environments_view(records)
     findings = sorted(paper_findings, key=lambda finding: SEVERITY_ORDER.index(finding.severity))
     repro_sorted = sorted(repro_findings, key=lambda finding: SEVERITY_ORDER.index(finding.severity))
-    counts = {severity: sum(finding.severity == severity for finding in findings + repro_sorted)
+    # the badges count what holds at any budget; findings about reduced-budget training are counted apart
+    budget_free = [finding for finding in repro_sorted if not finding.budget_limited]
+    budget_limited = [finding for finding in repro_sorted if finding.budget_limited]
+    counts = {severity: sum(finding.severity == severity for finding in findings + budget_free)
               for severity in SEVERITY_ORDER}
     html = _environment().get_template("report.html.j2").render(
         generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         results_dir=str(results_dir), paper=paper, records=records, tables=views, summaries=summarize(tables),
-        paper_findings=findings, reproduction_findings=repro_sorted, counts=counts, claims=claims,
+        paper_findings=findings, reproduction_findings=budget_free, budget_findings=budget_limited,
+        budget=training_budget(records, paper), counts=counts, claims=claims,
         figures=made, visuals=visuals, visual_notes=visual_notes, missing=missing,
         conventions=convention_keys, environments=environments,
         tolerance=MISMATCH_TOLERANCE, epochs=paper.training_epochs)

@@ -15,11 +15,16 @@ import numpy as np
 import pandas as pd
 
 from harness.conventions import PAPER_MACS_INPUT
+from harness.experiment.trial import BUNDLED_SET, SMOKE_EVAL
 from harness.records import TrialRecord, trial_label
-from harness.reporting.paper import Paper, PaperTable, TableColumn, TableRow
+from harness.reporting.paper import Paper, PaperTable, TableColumn, TableRow, table_title
 from harness.reporting.tolerance import is_exact, miss_ratio
+from harness.training.profiles import FULL_BUDGET_PROFILE
 
-FIELDS = ("paper", "reproduced", "std", "n", "diff", "miss_ratio")  # miss_ratio: harness/reporting/tolerance.py
+# miss_ratio: harness/reporting/tolerance.py. budget_limited: 1 where the number is a PSNR/SSIM of a model trained
+# below the paper's budget (a smoke run), so a miss says more about the budget than about the paper; 0 for parameter
+# counts, MACs and scores of released weights, which no training budget changes.
+FIELDS = ("paper", "reproduced", "std", "n", "diff", "miss_ratio", "budget_limited")
 # Table 5, rows scored under more than one protocol: the value under the authors' protocol (the row's
 # `authors_protocol`), and which protocol reproduces the paper's printed digits exactly (bit 1: the first protocol,
 # usually common; bit 2: the authors'; NaN where the cell was not compared).
@@ -46,6 +51,12 @@ class TrialGroup:
     @property
     def iterations(self) -> int:
         return max((record.training.iterations for record in self.records if record.training), default=0)
+
+    @property
+    def budget_limited(self) -> bool:
+        """Trained under a profile other than the paper's: its PSNR/SSIM reflect that budget, not the method."""
+        return any(record.training is not None and record.config.profile != FULL_BUDGET_PROFILE
+                   for record in self.records)
 
     @property
     def label(self) -> str:
@@ -105,6 +116,11 @@ class ReproductionTable:
     scale_note: str
     frame: pd.DataFrame
     rows: pd.DataFrame
+    blanks: dict[tuple[tuple, str], str]  # (row id as in `frame`, column label) -> why a row that ran has no value
+
+    def blank_reason(self, row_id: object, column_label: str) -> str:
+        key = (row_id if isinstance(row_id, tuple) else (row_id,), column_label)
+        return self.blanks.get(key, "")
 
     @property
     def columns(self) -> tuple[TableColumn, ...]:
@@ -160,6 +176,7 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
                                         names=["column", "field"])
     frame = pd.DataFrame(np.nan, index=index, columns=columns, dtype=float)
     info = []
+    blanks: dict[tuple[tuple, str], str] = {}
     for position, (row_id, row) in enumerate(paper_rows):
         feeding = candidates[row_id] if row_id in candidates else []
         chosen = max(feeding, key=_preference, default=None)
@@ -171,9 +188,12 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
         for column in spec.columns:
             value = paper.cell_value(name, row.key, column, row.scale) if row else None
             frame.iloc[position, frame.columns.get_loc((column.label, "paper"))] = np.nan if value is None else value
-            source = metrics_from if column.column in ("psnr_y", "ssim_y") else chosen or metrics_from
+            scores = column.column in ("psnr_y", "ssim_y")
+            source = metrics_from if scores else chosen or metrics_from
             measured = source.values(column.column, column.dataset) if source else []
             if not measured:
+                if chosen is not None or metrics_from is not None:  # a row that ran: say why this cell is empty
+                    blanks[(row_id, column.label)] = _blank_reason(spec, column, source, inferred)
                 continue
             if source not in sources:
                 sources.append(source)
@@ -181,7 +201,8 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
             std = float(np.std(measured, ddof=1)) if len(measured) > 1 else np.nan
             cells = {"reproduced": mean, "n": len(measured), "std": std,
                      "diff": mean - value if value is not None else np.nan,
-                     "miss_ratio": miss_ratio(column.column, mean, value, std) if value is not None else np.nan}
+                     "miss_ratio": miss_ratio(column.column, mean, value, std) if value is not None else np.nan,
+                     "budget_limited": float(scores and source.budget_limited)}
             if compares_protocols and column.column in ("psnr_y", "ssim_y") and source is metrics_from:
                 cells.update(_protocol_cells(column, value, mean, source, authors_protocol))
             for field, cell in cells.items():
@@ -210,7 +231,24 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
     if ablation and spec.reference_row in frame.index:
         _add_reference_deltas(frame, spec)
     scale_note = paper.inferred_scales[name].evidence if not spec.rows_by_scale else "scales as printed"
-    return ReproductionTable(name=name, spec=spec, scale_note=scale_note, frame=frame, rows=rows)
+    return ReproductionTable(name=name, spec=spec, scale_note=scale_note, frame=frame, rows=rows, blanks=blanks)
+
+
+def _blank_reason(spec: PaperTable, column: TableColumn, source: TrialGroup | None, inferred: int | None) -> str:
+    """Why a row that ran has no value in `column`, in words for a tooltip or footnote."""
+    if source is None:  # a complexity table's scores come from its `scores_from` table, and none was there
+        return (f"no {table_title(spec.scores_from)} ×{inferred} record of this method to take scores from; "
+                "a complexity-only trial counts parameters and MACs only")
+    record = source.first
+    if record.config.mode == "complexity":
+        return "complexity-only trial: parameters and MACs, no scores"
+    scored = list(record.metrics)
+    if not scored:
+        return "the trial scored no set"
+    if BUNDLED_SET in scored:
+        return f"scored on the bundled images instead of {column.dataset}"
+    budget = f" (the smoke profile scores {SMOKE_EVAL} only)" if record.config.profile == "smoke" else ""
+    return f"not scored on {column.dataset}: the trial scored {', '.join(scored)}{budget}"
 
 
 def _protocol_cells(column: TableColumn, paper_value: float | None, primary: float, source: TrialGroup,
