@@ -4,7 +4,7 @@ The files need `booktabs` and `graphicx` (for `\\resizebox`, used only by a tabl
 
 import unicodedata
 
-from harness.reporting.views import COLUMN_SHORT, CellView, SectionView, TableView
+from harness.reporting.views import CellView, SectionView, TableView
 
 
 # --- LaTeX --------------------------------------------------------------------------------------------------------
