@@ -21,9 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from baselines.config_checks import require_scale
-
 from baselines import rgb_to_ycbcr, ycbcr_to_rgb
+from baselines.config_checks import require_scale
 from baselines.matlab_bicubic import upsample as matlab_upsample
 
 LEAKY_SLOPE = 0.05

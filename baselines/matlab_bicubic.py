@@ -5,8 +5,9 @@ MATLAB's `imresize(img, scale)` with the default 'bicubic' method:
 - maps output pixel x (1-based) to input coordinate u = x / scale + 0.5 * (1 - 1 / scale);
 - mirrors indices that fall outside the image (symmetric padding);
 - resizes one dimension at a time, height first when both share one scale.
-`imresize` below is MATLAB's resize on uint8 values (or unrounded, for double); `harness/data/matlab.py` wraps it for numpy
-arrays and adds the single-precision version.
+
+`imresize` below is MATLAB's resize on uint8 values (or unrounded, for double); `harness/data/matlab.py` wraps it
+for numpy arrays and adds the single-precision version.
 """
 
 import functools

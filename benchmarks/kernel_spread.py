@@ -22,6 +22,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 from harness.training.profiles import REPRODUCIBLE_CPU_KERNELS  # noqa: E402
+
 PINNED = REPRODUCIBLE_CPU_KERNELS  # what a smoke run sets in its workers
 KERNELS = {
     "native": {},
@@ -74,8 +75,8 @@ def _train_and_score(model_name: str, scale: int, data_root: Path, precision: st
     from harness.data.benchmark import open_benchmark
     from harness.data.training import training_data
     from harness.evaluation.evaluate import evaluate
-    from harness.training.profiles import training_settings
     from harness.training.loop import seed_everything, train
+    from harness.training.profiles import training_settings
 
     torch.set_num_threads(int(threads))
     settings = dataclasses.replace(training_settings("smoke", epochs=900), precision=precision)

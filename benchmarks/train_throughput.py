@@ -22,8 +22,8 @@ import torch.nn.functional as F
 
 from harness import registry
 from harness.data.training import training_data
-from harness.training.profiles import training_settings
 from harness.training.loop import seed_everything, train
+from harness.training.profiles import training_settings
 
 
 def synchronize(device: torch.device) -> None:

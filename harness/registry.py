@@ -141,6 +141,7 @@ from baselines.imdn import IMDNConfig, build_imdn  # noqa: E402
 from baselines.srcnn import SRCNNConfig, build_srcnn, srcnn_mren_config  # noqa: E402
 from baselines.vdsr import VDSRConfig, build_vdsr, vdsr_mren_config  # noqa: E402
 
+
 def _each_scale(count: int) -> dict[int, int]:
     return {scale: count for scale in (2, 3, 4)}
 

@@ -10,8 +10,8 @@ from PIL import Image
 
 from baselines import rgb_to_ycbcr, ycbcr_to_rgb
 from baselines.matlab_bicubic import upsample as matlab_upsample
-from harness.evaluation.weights import load_weights
 from harness.evaluation.complexity import count_params
+from harness.evaluation.weights import load_weights
 from harness.registry import build_model, make_config
 
 SCALES = (2, 3, 4)

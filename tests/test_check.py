@@ -121,7 +121,8 @@ def test_bad_inputs_exit_2(results: Path, reference: Path, tmp_path: Path, capsy
     cases["unreadable reference"] = ["--results", str(results), "--reference", str(broken)]
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps({"format": "mren-harness-check-reference", "version": 1,
-                                 "trials": {"3f2a9c0d1b7e": {"label": "x", "scale": 4, "metrics": {"Set5": {"psnr": 1}}}}}))
+                                 "trials": {"3f2a9c0d1b7e": {"label": "x", "scale": 4,
+                                                             "metrics": {"Set5": {"psnr": 1}}}}}))
     cases["malformed reference"] = ["--results", str(results), "--reference", str(wrong)]
     for name, argv in cases.items():
         capsys.readouterr()
@@ -209,7 +210,8 @@ def test_a_changed_setting_is_drift_and_names_what_changed(results: Path, refere
     record["trial_id"] = changed = records.trial_id(record["config"])
     path.unlink()
     (results / "trials" / f"{changed}.json").write_text(json.dumps(record))
-    (results / "trials" / f"{tid('imdn4')}.json").unlink()  # not one trial id left in common: still drift, not a wrong folder
+    # not one trial id left in common: still drift, not a wrong folder
+    (results / "trials" / f"{tid('imdn4')}.json").unlink()
     capsys.readouterr()
     assert main(["check", "--results", str(results), "--reference", str(reference)]) == 1
     out = capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""harness.evaluation.weights: safe loading (never unpickling code), unwrapping, and one-line refusals of unfit weights."""
+"""harness.evaluation.weights: safe loading (never unpickling code), unwrapping, and one-line refusals of unfit
+weights."""
 
 from pathlib import Path
 
@@ -6,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from harness.evaluation.weights import load_state_dict_file, load_weights
 from harness.errors import UserError
+from harness.evaluation.weights import load_state_dict_file, load_weights
 from harness.registry import build_model, make_config
 
 

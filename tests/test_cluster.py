@@ -10,12 +10,10 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
-
 from cluster import Cluster, unshare_problem
 
 from harness import records

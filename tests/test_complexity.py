@@ -1,4 +1,5 @@
-"""harness.evaluation.complexity and `python -m harness complexity`: fvcore's conventions against hand counts, and the CLI."""
+"""harness.evaluation.complexity and `python -m harness complexity`: fvcore's conventions against hand counts, and the
+CLI."""
 
 import json
 import subprocess

@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.reporting.paper import load_paper
-from harness.training.profiles import REPRODUCIBLE_CPU_KERNELS
 from harness.records import load_records
+from harness.reporting.paper import load_paper
 from harness.reporting.tables import build_tables
+from harness.training.profiles import REPRODUCIBLE_CPU_KERNELS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = REPO_ROOT / "results" / "reference" / "smoke.json"

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from test_tables import IMDN_X4, tid, write_results
 
 from harness import cli
 from harness.reporting.paper import load_paper
-from test_tables import IMDN_X4, tid, write_results
 
 
 @pytest.fixture()

@@ -23,19 +23,18 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from processes import processes_in_group
 from test_run import fake_records, tiny_spec
 
 from harness import atomic, records
 from harness.errors import UserError
 from harness.experiment import scheduler
+from harness.experiment.environment import environment
 from harness.experiment.lock import LOCK_FILE, ResultsLock
 from harness.experiment.scheduler import SchedulerOptions
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
 from harness.experiment.trial_records import build_record
-from harness.experiment.environment import environment
 from harness.records import Visual
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

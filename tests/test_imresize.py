@@ -5,9 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
+from baselines.matlab_bicubic import resize_matrix
 from harness.cli import main
 from harness.data.images import crop_to_multiple, read_rgb
-from baselines.matlab_bicubic import resize_matrix
 from harness.data.matlab import imresize_uint8
 
 

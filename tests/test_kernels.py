@@ -1,5 +1,5 @@
-"""The smoke profile's pinned CPU kernels (harness/training/profiles.py REPRODUCIBLE_CPU_KERNELS) compute the same bits whatever
-instruction set MKL would otherwise pick and whatever the thread count: the ground the drift gate stands on
+"""The smoke profile's pinned CPU kernels (harness/training/profiles.py REPRODUCIBLE_CPU_KERNELS) compute the same bits
+whatever instruction set MKL would otherwise pick and whatever the thread count: the ground the drift gate stands on
 (docs/drift.md). Each variant runs in a fresh process, since the variables are read when torch and MKL start."""
 
 import os

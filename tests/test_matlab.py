@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness.data.matlab import imresize_uint8
-from harness.data.matlab import (imresize_double, imresize_single, modcrop, rgb2ycbcr_double, rgb2ycbcr_uint8, shave,
-                            to_uint8, ycbcr2rgb_double)
+from harness.data.matlab import (imresize_double, imresize_single, imresize_uint8, modcrop, rgb2ycbcr_double,
+                                 rgb2ycbcr_uint8, shave, to_uint8, ycbcr2rgb_double)
 
 
 def test_uint8_rounds_half_away_from_zero_and_saturates() -> None:

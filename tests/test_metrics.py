@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from harness.evaluation.metrics import gaussian_window, psnr, psnr_y, quantize, rgb_to_y, ssim, ssim_y
+from harness.evaluation.metrics import gaussian_window, psnr_y, quantize, rgb_to_y, ssim, ssim_y
 
 
 def random_pair(seed: int, shape=(40, 36, 3)):

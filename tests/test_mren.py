@@ -11,9 +11,9 @@ from model_checks import check_forward_and_backward
 
 from harness.errors import UserError
 from harness.registry import build_model, make_config
+from harness.reporting.parameter_counts import KNOWN_MISSES, comparison_table, count_rows
 from mren import MREN, MRENConfig, build_mren, mren_l_config
 from mren.blocks import DRACB
-from harness.reporting.parameter_counts import KNOWN_MISSES, comparison_table, count_rows
 from mren.breakdown import count_params
 
 SCALES = (2, 3, 4)

@@ -14,18 +14,17 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from processes import processes_in_group
 
+from harness.data.training import bundled_training_data
 from harness.experiment import trial_events
 from harness.experiment.scheduler import _one_line
+from harness.experiment.spec import load_spec
+from harness.experiment.trial import RunSettings, resolve_trials
 from harness.experiment.trial_events import TrialEvent
 from harness.experiment.trial_logs import TrialLogs, log_path, tensorboard_dir
 from harness.training.loop import train
 from harness.training.profiles import training_settings
-from harness.data.training import bundled_training_data
-from harness.experiment.spec import load_spec
-from harness.experiment.trial import RunSettings, resolve_trials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_MREN = "{n_mreb: 3, channels: 12, scacb_channels: 4, distill_channels: 4, rbwa_channels: 12, wsilb_reduction: 3}"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 from processes import processes_in_group
 
 from harness import cli, records

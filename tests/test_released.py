@@ -12,15 +12,15 @@ from PIL import Image
 from torch import nn
 
 from harness import registry
-from harness.evaluation import protocols
-from harness.evaluation.weights import load_weights
 from harness.cli import main
 from harness.data.benchmark import ImagePair, open_benchmark
 from harness.data.matlab import imresize_single, shave, to_uint8
 from harness.errors import UserError
+from harness.evaluation import protocols
 from harness.evaluation.evaluate import evaluate
 from harness.evaluation.metrics import psnr
 from harness.evaluation.released import matconvnet_vdsr_state_dict, read_caffemodel, srcnn_state_dict
+from harness.evaluation.weights import load_weights
 
 WEIGHTS = {"srcnn": "SRCNN_x{scale}.mat", "vdsr": "VDSR_Official.mat", "idn": "IDN_x{scale}.caffemodel",
            "efdn": "EFDN_x{scale}.pth"}

@@ -13,19 +13,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from processes import processes_in_group
 
 from harness import cli, records
 from harness.commands import run as run_command
 from harness.data.images import crop_to_multiple
+from harness.evaluation.visuals import choose_box
+from harness.experiment.environment import environment
 from harness.experiment.run_trial import run_trial
 from harness.experiment.scheduler import GridOutcome
 from harness.experiment.spec import load_spec
-from harness.experiment.environment import environment
 from harness.experiment.trial import RunSettings, resolve_trials
 from harness.experiment.trial_records import build_record
-from harness.evaluation.visuals import choose_box
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # MREN at a fraction of its width: a smoke trial of it takes seconds on one CPU core.

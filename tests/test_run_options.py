@@ -114,7 +114,7 @@ def test_seeds_replace_the_specs_seeds(capsys, tmp_path: Path, seeds: str, expec
 @pytest.mark.parametrize("seeds", ["0", "x", "1,1", "-1", "2,"])
 def test_bad_seeds_are_one_line(capsys, tmp_path: Path, seeds: str) -> None:
     code, _, err = dry_run(capsys, tmp_path, "--seeds", seeds)
-    assert code == 2 and err.startswith(f"error: --seeds") and err.count("\n") == 1
+    assert code == 2 and err.startswith("error: --seeds") and err.count("\n") == 1
 
 
 def test_help_shows_the_options(capsys) -> None:

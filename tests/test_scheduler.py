@@ -9,16 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-
 from processes import processes_in_group
 
-
-from harness.experiment import ray_session, scheduler
 from harness.errors import UserError
+from harness.experiment import ray_session, scheduler
 from harness.experiment.scheduler import SchedulerOptions, trial_resources
 from harness.experiment.spec import load_spec
-from harness.experiment.trial_records import is_done
 from harness.experiment.trial import RunSettings, resolve_trials
+from harness.experiment.trial_records import is_done
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,8 +1,8 @@
 """Spec parsing, validation and expansion; the ablation specs of the paper's tables. No training, no Ray."""
 
 import hashlib
-import os
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -12,8 +12,8 @@ from harness import cli
 from harness.commands import run as run_command
 from harness.errors import UserError
 from harness.experiment.spec import Feed, load_spec
-from harness.reporting.paper import load_paper
 from harness.experiment.trial import RunSettings, resolve_trials
+from harness.reporting.paper import load_paper
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ABLATIONS = REPO_ROOT / "ablations"
@@ -144,11 +144,11 @@ def test_include_cycle_is_an_error(tmp_path: Path) -> None:
 
 
 def test_variant_and_grid_may_not_set_the_same_key(tmp_path: Path) -> None:
-    spec = write(tmp_path, "s.yaml", f"""\
+    spec = write(tmp_path, "s.yaml", """\
         table: table5
-        base: {{eval: [Set5], epochs: 10}}
-        grid: {{scale: [2, 3]}}
-        variants: [{{row: MREN, model: mren, scale: 4}}]
+        base: {eval: [Set5], epochs: 10}
+        grid: {scale: [2, 3]}
+        variants: [{row: MREN, model: mren, scale: 4}]
         """)
     with pytest.raises(UserError, match=r"variants\[0\]\.scale: also a grid axis"):
         load_spec(spec)
@@ -268,7 +268,8 @@ def test_dry_run_lists_every_trial_of_the_paper(tmp_path: Path, capsys: pytest.C
     weights = tmp_path / "weights"
     weights.mkdir()
     formats = (("IMDN", "pth"), ("SRCNN", "mat"), ("IDN", "caffemodel"))
-    released = [f"{name}_x{scale}.{suffix}" for name, suffix in formats for scale in (2, 3, 4)] + ["VDSR_Official.mat", "EFDN_x4.pth"]
+    released = [f"{name}_x{scale}.{suffix}" for name, suffix in formats for scale in (2, 3, 4)]
+    released += ["VDSR_Official.mat", "EFDN_x4.pth"]
     for name in released:
         (weights / name).write_bytes(b"")  # only their presence is checked before a run
     code, out, err = run_cli(capsys, ABLATIONS / "paper.yaml", "--profile", "smoke", "--dry-run",
@@ -343,7 +344,8 @@ def _alias_bomb() -> str:
     (f"table: table3\nbase: {BASE}\nvariants: [{{row: OSA, config: {{n_mreb: '6'}}}}]\n",
      ["variants[0].config.n_mreb", "'6'"]),
     (f"table: table3\nbase: {BASE}\nvariants: [{{row: {'x' * 300}}}]\n", ["variants[0].row", "at most 200"]),
-    (f"table: table1\nbase: {BASE}\ngrid: {{config: {{comm_weight: [{', '.join(str(i / 1000) for i in range(1000))}]}}}}"
+    (f"table: table1\nbase: {BASE}\n"
+     f"grid: {{config: {{comm_weight: [{', '.join(str(i / 1000) for i in range(1000))}]}}}}"
      "\nseeds: [" + ", ".join(str(i) for i in range(11)) + "]\nrow: '6'\n", ["11,000 trials", "limit of 10,000"]),
 ])
 def test_hostile_spec_is_one_line_error(body: str, expected: list[str], tmp_path: Path, capsys: pytest.CaptureFixture,

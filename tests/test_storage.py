@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-
-from harness.experiment import storage
 from harness.errors import UserError
+from harness.experiment import storage
 from harness.experiment.run_trial import check_data_root
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials

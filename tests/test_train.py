@@ -10,13 +10,13 @@ import torch
 from harness import registry
 from harness.data.benchmark import open_benchmark
 from harness.data.bundled import BUNDLED_EVAL, BUNDLED_TRAIN, load_bundled
-from harness.data.training import TrainingPair, TrainingPatches, bundled_training_data, div2k_training_data
 from harness.data.images import write_png
+from harness.data.matlab import imresize_uint8
+from harness.data.training import TrainingPair, TrainingPatches, bundled_training_data, div2k_training_data
 from harness.errors import UserError
 from harness.evaluation.evaluate import evaluate
-from harness.data.matlab import imresize_uint8
-from harness.training.profiles import PROFILES, TrainSettings, training_settings
 from harness.training.loop import FINAL, LAST, seed_everything, train
+from harness.training.profiles import PROFILES, TrainSettings, training_settings
 
 CPU = torch.device("cpu")
 

@@ -3,12 +3,11 @@
 import argparse
 from pathlib import Path
 
-from harness.reporting.check import (Tolerances, compare, environment_differences, format_drifts, load_reference, made_with,
-                           reference_from_records, write_reference)
 from harness import outputs
 from harness.errors import UserError
-from harness.records import TRIALS_DIR
-from harness.records import TrialRecord, load_records
+from harness.records import TRIALS_DIR, TrialRecord, load_records
+from harness.reporting.check import (Tolerances, compare, environment_differences, format_drifts, load_reference,
+                                     made_with, reference_from_records, write_reference)
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:

@@ -14,12 +14,11 @@ from typing import Any
 
 from harness import outputs, plugins
 from harness.atomic import write_json_atomic
-from harness.evaluation.complexity import MacCount, count_macs, count_params
 from harness.commands.options import parse_overrides
 from harness.conventions import PAPER_MACS_INPUT, MacsInput
 from harness.errors import UserError
+from harness.evaluation.complexity import MacCount, count_macs, count_params
 from harness.registry import build_model, make_config
-
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:

@@ -8,21 +8,16 @@ from pathlib import Path
 
 import torch
 
-from harness import registry
-
-from harness import outputs
-from harness.evaluation import protocols
-from harness.atomic import write_json_atomic
-from harness.evaluation.weights import load_weights
-from harness.evaluation.complexity import count_params
-from harness.data.benchmark import open_benchmark
+from harness import outputs, plugins, registry
+from harness.atomic import write_bytes_atomic, write_json_atomic
 from harness.commands.options import parse_overrides
-from harness.errors import UserError
-from harness.evaluation.evaluate import evaluate, super_resolve
-from harness.data.benchmark import BenchmarkSet
+from harness.data.benchmark import BenchmarkSet, open_benchmark
 from harness.data.images import png_bytes
-from harness.atomic import write_bytes_atomic
-from harness import plugins
+from harness.errors import UserError
+from harness.evaluation import protocols
+from harness.evaluation.complexity import count_params
+from harness.evaluation.evaluate import evaluate, super_resolve
+from harness.evaluation.weights import load_weights
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:

@@ -16,23 +16,20 @@ from pathlib import Path
 
 import torch
 
-from harness import plugins, records
+from harness import outputs, plugins, records
 from harness.commands.options import parse_overrides
+from harness.errors import UserError
+from harness.experiment import storage
+from harness.experiment.lock import ResultsLock
 from harness.experiment.overrides import (Overrides, apply_model_overrides, parse_only, parse_seeds, replace_seeds,
                                           select_rows, split_overrides)
-
-from harness import outputs
-from harness.experiment import storage
-from harness.errors import UserError
-from harness.experiment.lock import ResultsLock
 from harness.experiment.resources import check_resources
-from harness.experiment.trial_records import add_feeds, is_done
-from harness.experiment.trial_logs import check_wandb, log_path
-from harness.training.profiles import PROFILES
-from harness.experiment.scheduler import (FAILURES_DIR, SchedulerOptions, describe_resources, run_grid,
-                                         trial_resources)
+from harness.experiment.scheduler import FAILURES_DIR, SchedulerOptions, describe_resources, run_grid, trial_resources
 from harness.experiment.spec import SpecTrial, load_spec
 from harness.experiment.trial import RunSettings, Trial, input_problems, resolve_trials
+from harness.experiment.trial_logs import check_wandb, log_path
+from harness.experiment.trial_records import add_feeds, is_done
+from harness.training.profiles import PROFILES
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:

@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from harness.data.images import IMAGE_SUFFIXES, crop_to_multiple, list_images, read_rgb
-from harness.errors import UserError
 from harness.data.matlab import imresize_uint8
+from harness.errors import UserError
 from harness.evaluation.metrics import SSIM_WINDOW
 
 GENERATED_LR = "MATLAB-exact bicubic imresize of the HR (uint8, antialiased)"

@@ -24,8 +24,8 @@ from torch.utils.data import Dataset
 from harness.atomic import atomic_path
 from harness.data.bundled import BUNDLED_TRAIN, load_bundled
 from harness.data.images import crop_to_multiple, list_images, read_rgb
-from harness.errors import UserError
 from harness.data.matlab import imresize_uint8
+from harness.errors import UserError
 from harness.training.profiles import TrainSettings
 
 SampleKey = tuple[int, int]  # (seed, sample number)

@@ -1,9 +1,9 @@
-"""Evaluate a model on a benchmark set under one or more protocols (harness/evaluation/protocols.py): Y-channel PSNR/SSIM.
+"""Evaluate a model on a benchmark set under one or more protocols (harness/evaluation/protocols.py): Y-channel
+PSNR/SSIM.
 
 The first protocol gives the evaluation's headline numbers (`psnr_y`, `ssim_y`); the others ride along under
-`protocols` in its JSON, each with its own per-image values and conventions, so that every number says which protocol
-produced it.
-"""
+`protocols` in its JSON, each with its own per-image values and conventions, so that every number says which
+protocol produced it."""
 
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -13,9 +13,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from harness.evaluation import protocols as protocol_registry
 from harness.data.benchmark import BenchmarkSet
 from harness.errors import UserError
+from harness.evaluation import protocols as protocol_registry
 from harness.evaluation.metrics import quantize
 
 

@@ -89,7 +89,8 @@ def ssim(x: np.ndarray, y: np.ndarray, *, peak: float = PEAK) -> float:
     sigma_x2 = _filter_valid(x * x, window) - mu_x ** 2
     sigma_y2 = _filter_valid(y * y, window) - mu_y ** 2
     sigma_xy = _filter_valid(x * y, window) - mu_x * mu_y
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sigma_xy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sigma_x2 + sigma_y2 + c2))
+    ssim_map = (((2 * mu_x * mu_y + c1) * (2 * sigma_xy + c2))
+                / ((mu_x ** 2 + mu_y ** 2 + c1) * (sigma_x2 + sigma_y2 + c2)))
     return float(ssim_map.mean())
 
 

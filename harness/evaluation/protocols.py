@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from harness.data.benchmark import ImagePair
-from harness.errors import UserError
 from harness.data.matlab import (imresize_double, imresize_single, modcrop, rgb2ycbcr_double, rgb2ycbcr_uint8, shave,
-                            to_uint8, ycbcr2rgb_double)
+                                 to_uint8, ycbcr2rgb_double)
+from harness.errors import UserError
 from harness.evaluation.metrics import CONVENTIONS, psnr, psnr_y, ssim, ssim_y
 
 Scorer = Callable[[nn.Module, ImagePair, int, torch.device], tuple[float, float]]

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from harness.evaluation import released
 from harness.errors import UserError
+from harness.evaluation import released
 
 NESTING_KEYS = ("state_dict", "params", "model")  # wrappers used by common training code around the state dict
 DATA_PARALLEL_PREFIX = "module."  # left by nn.DataParallel / DistributedDataParallel

@@ -1,10 +1,9 @@
 """Run one trial end to end, in this process: build, train or load weights, evaluate, count, crop, record.
 
-Knows nothing of Ray (harness/experiment/scheduler.py runs this in Ray tasks), and writes nothing into the results folder: the
-record and the files it names come back in the TrialResult, for the caller to write (harness/records.py
-write_record). A trial interrupted during training resumes from `<storage>/<trial_id>/last.pt` (harness/experiment/storage.py;
-the default storage is `<results>/checkpoints`).
-"""
+Knows nothing of Ray (harness/experiment/scheduler.py runs this in Ray tasks), and writes nothing into the results
+folder: the record and the files it names come back in the TrialResult, for the caller to write (harness/records.py
+write_record). A trial interrupted during training resumes from `<storage>/<trial_id>/last.pt`
+(harness/experiment/storage.py; the default storage is `<results>/checkpoints`)."""
 
 import functools
 import socket
@@ -17,23 +16,23 @@ import torch
 from torch import nn
 
 from harness import records, registry
-from harness.records import Evaluation, Training, TrialRecord, Visual
-from harness.experiment.environment import environment
-from harness.experiment.trial_records import build_record
 from harness.conventions import PAPER_MACS_INPUT
-from harness.experiment import storage
-from harness.evaluation.weights import load_weights
-from harness.evaluation.complexity import MacCount, count_macs, count_params
 from harness.data.benchmark import BenchmarkSet, benchmark_from_images, open_benchmark
 from harness.data.bundled import BUNDLED_EVAL, load_bundled
 from harness.data.training import training_data
 from harness.errors import UserError
+from harness.evaluation.complexity import MacCount, count_macs, count_params
 from harness.evaluation.evaluate import evaluate
-from harness.training.loop import TrainingPoint, seed_everything, train
-from harness.experiment.trial_events import EventSink, TrialEvent, training_point
-from harness.plugins import load_plugins
-from harness.experiment.trial import BUNDLED_SET, RunSettings, Trial
 from harness.evaluation.visuals import visual_crops
+from harness.evaluation.weights import load_weights
+from harness.experiment import storage
+from harness.experiment.environment import environment
+from harness.experiment.trial import BUNDLED_SET, RunSettings, Trial
+from harness.experiment.trial_events import EventSink, TrialEvent, training_point
+from harness.experiment.trial_records import build_record
+from harness.plugins import load_plugins
+from harness.records import Evaluation, Training, TrialRecord, Visual
+from harness.training.loop import TrainingPoint, seed_everything, train
 
 Progress = Callable[[str], None]  # receives a short status: "train 120/600 loss 0.0312", "eval Set5", ...
 

@@ -2,8 +2,8 @@
 failures, show progress.
 
 Ray only places tasks. Which trials are done, and where an interrupted one resumes, is decided by the harness's own
-records and checkpoints (harness/records.py, harness/experiment/storage.py), never by Ray state. Nothing here assumes that the
-driver and the workers share a filesystem:
+records and checkpoints (harness/records.py, harness/experiment/storage.py), never by Ray state. Nothing here assumes
+that the driver and the workers share a filesystem:
 - the code reaches workers through the job's runtime environment (`py_modules`: harness, mren, baselines);
 - a task returns its whole result (record and visual crops) or its exception; the driver alone writes records, and
   failure tracebacks, into the results folder;
@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING, Any
 from harness.atomic import write_text_atomic
 from harness.errors import UserError
 from harness.experiment import ray_session
-from harness.training.profiles import cpu_kernel_environment
 from harness.experiment.storage import is_uri
 from harness.plugins import plugin_sources
+from harness.training.profiles import cpu_kernel_environment
 
 if TYPE_CHECKING:
     from harness.experiment.run_trial import TrialResult

@@ -1,12 +1,11 @@
 """Where training checkpoints live: a folder (local, or shared such as NFS) or a URI that fsspec opens.
 
-The training loop (harness/training/loop.py) always reads and writes a local folder. For a folder location that folder is
-`<location>/<trial_id>` itself. For a URI (`s3://bucket/prefix`, `gs://...`, `file:///...`, any filesystem fsspec
+The training loop (harness/training/loop.py) always reads and writes a local folder. For a folder location that folder
+is `<location>/<trial_id>` itself. For a URI (`s3://bucket/prefix`, `gs://...`, `file:///...`, any filesystem fsspec
 knows) the trial trains in a local temporary folder: `last.pt` is downloaded from `<location>/<trial_id>/` before
-training, uploaded again each time the loop rewrites it, and `last.pt` and `final.pt` are uploaded at the end.
-So a trial retried on another node resumes from its last checkpoint wherever the location is reachable from every
-node. Knows nothing of Ray.
-"""
+training, uploaded again each time the loop rewrites it, and `last.pt` and `final.pt` are uploaded at the end. So a
+trial retried on another node resumes from its last checkpoint wherever the location is reachable from every node. Knows
+nothing of Ray."""
 
 import os
 import shutil
@@ -39,7 +38,8 @@ def check_location(location: str) -> str:
             raise UserError(f"--storage {location}: the {protocol}:// filesystem needs a package that is not "
                             f"installed ({error})") from None
         except (ValueError, KeyError):
-            raise UserError(f"--storage {location}: unknown filesystem {protocol}:// (fsspec does not know it)") from None
+            raise UserError(f"--storage {location}: unknown filesystem {protocol}:// "
+                            "(fsspec does not know it)") from None
         return location.rstrip("/")
     return str(Path(location).expanduser().absolute())
 

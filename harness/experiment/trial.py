@@ -29,7 +29,8 @@ class RunSettings:
     results_dir: Path
     data_root: Path | None = None
     weights_dir: Path | None = None
-    storage: str | None = None  # checkpoints: a folder or a URI (harness/experiment/storage.py); None: <results>/checkpoints
+    # checkpoints: a folder or a URI (harness/experiment/storage.py); None: <results>/checkpoints
+    storage: str | None = None
     cache_dir: Path | None = None  # decoded-data cache; None: <results>/cache
     # `run --set train.FIELD=VALUE` (harness/experiment/overrides.py): they land in each trial's TrainSettings, so in
     # its config and id

@@ -8,8 +8,8 @@ import datetime
 from pathlib import Path
 
 from harness import records
-from harness.records import Environment, Evaluation, Feed, RecordedConfig, Training, TrialRecord, Visual
 from harness.experiment.trial import Trial
+from harness.records import Environment, Evaluation, Feed, RecordedConfig, Training, TrialRecord, Visual
 
 
 def build_record(trial: Trial, *, metrics: dict[str, Evaluation], params: int, macs: int, macs_input: dict[str, int],

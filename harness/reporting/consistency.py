@@ -185,7 +185,8 @@ def _params_across_scales(paper: Paper) -> list[Finding]:
             listing = ", ".join(f"×{scale} {value.printed}" for scale, value in counts.items())
             findings.append(Finding(
                 "suspect", "params-across-scales", f"{row}'s parameter count is equal at two scales but not the third",
-                f"{table_title(comparison)}: {listing}. The scale changes only the upsampler, so a count is either the same at all "
+                f"{table_title(comparison)}: {listing}. The scale changes only the upsampler, so a count is either "
+                f"the same at all "
                 f"scales or differs at each; one of these numbers is likely copied from another model."))
     return findings
 
@@ -267,7 +268,8 @@ def _macs_outliers(paper: Paper, name: str) -> list[Finding]:
             lr_pixels = ", ".join(f"×{s} {PAPER_MACS_INPUT.hr_pixels // (s * s):,}" for s in SCALES)
             findings.append(Finding(
                 "suspect", "macs-per-parameter", f"{row}'s Flops are {ratio / typical:.2f}× what its size predicts",
-                f"{table_title(name)}: {macs.printed} / {params.printed} = {ratio:,.0f} MACs per parameter against a median of "
+                f"{table_title(name)}: {macs.printed} / {params.printed} = {ratio:,.0f} MACs per parameter against a "
+                f"median of "
                 f"{typical:,.0f} for the table's methods. At about params × LR pixels, with a {PAPER_MACS_INPUT} the "
                 f"LR image has {lr_pixels} pixels; the table is otherwise ×{scale}."))
     return findings

@@ -14,7 +14,6 @@ from harness.reporting.paper import table_title
 from harness.reporting.tables import EXACT_AUTHORS, EXACT_PRIMARY, ReproductionTable, long_form
 from harness.reporting.tolerance import MISMATCH_TOLERANCE
 
-
 # contradiction: the paper disagrees with itself; mismatch: a number does not reproduce;
 # suspect: a number is implausible; note: context the reader needs.
 Severity = Literal["contradiction", "mismatch", "suspect", "note"]

@@ -6,7 +6,6 @@ import unicodedata
 
 from harness.reporting.views import CellView, SectionView, TableView
 
-
 # --- LaTeX --------------------------------------------------------------------------------------------------------
 
 _LATEX_SPECIALS = {

@@ -71,7 +71,7 @@ def comparison_table(rows: list[CountRow]) -> str:
 
 def main() -> None:
     from mren import MRENConfig, mren_l_config
-    from mren.breakdown import mreb_breakdown, model_breakdown, scacb_breakdown
+    from mren.breakdown import model_breakdown, mreb_breakdown, scacb_breakdown
 
     print(comparison_table(count_rows()))
     print("\nOne SCACB of MREN:\n")

@@ -4,7 +4,6 @@ import math
 
 from harness.reporting.numbers import format_number
 
-
 # A reproduced number "does not reproduce" when it is further from the paper than this (or than twice its
 # seed-to-seed standard deviation, if larger). PSNR and SSIM: twice the paper's rounding plus what one retraining
 # typically moves; parameters: the rounding of a number printed in K; MACs: a relative margin.

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.reporting.numbers import RANKED_COLUMNS, format_diff, format_number, format_precise, format_shown
 from harness.data.benchmark import lr_pixels
 from harness.records import TrialRecord
+from harness.reporting.numbers import RANKED_COLUMNS, format_diff, format_number, format_precise, format_shown
 from harness.reporting.tables import EXACT_AUTHORS, EXACT_PRIMARY, ReproductionTable
-
 
 SEVERITY_ORDER = ("contradiction", "mismatch", "suspect", "note")
 COLUMN_SHORT = {"psnr_y": "PSNR", "ssim_y": "SSIM", "params": "Params", "macs": "Flops"}
