@@ -104,7 +104,7 @@ def test_cli_text_and_json_file(tmp_path, capsys: pytest.CaptureFixture) -> None
     (["--model", "imdn", "--scale", "2", "--set", "blocks"], "is not KEY=VALUE"),
     (["--model", "imdn", "--scale", "3", "--hr-size", "32x48"], "not divisible by the scale 3"),
     (["--model", "imdn", "--scale", "2", "--hr-size", "wide"], "is not HEIGHTxWIDTH"),
-    (["--model", "carn", "--scale", "5"], "scale must be one of"),
+    (["--model", "carn", "--scale", "5"], "supports scales 2, 3, 4, not 5"),
     (["--model", "no_such_model", "--scale", "2"], "unknown model"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(arguments, expected, capsys: pytest.CaptureFixture) -> None:
