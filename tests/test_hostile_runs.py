@@ -33,7 +33,9 @@ from harness.experiment.environment import environment
 from harness.experiment.lock import LOCK_FILE, ResultsLock
 from harness.experiment.scheduler import SchedulerOptions
 from harness.experiment.spec import load_spec
+from harness.experiment.run_state import RunState
 from harness.experiment.trial import RunSettings, resolve_trials
+from harness.experiment.trial_logs import TrialLogs
 from harness.experiment.trial_records import build_record
 from harness.records import Visual
 
@@ -276,27 +278,31 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
 
 # 4. Bad input inside a trial is not retried; crashes are.
 
-def bare_driver(tmp_path: Path, retries: int) -> scheduler._Driver:
-    """A _Driver without Ray: only what deciding about a failed attempt needs."""
+def bare_driver(tmp_path: Path, retries: int, trials: list) -> scheduler._Driver:
+    """A _Driver without Ray: only what deciding about a failed attempt needs (and the logs and run state it
+    keeps, as a real driver does)."""
     driver = object.__new__(scheduler._Driver)
     driver.settings = RunSettings("smoke", tmp_path)
     driver.options = SchedulerOptions(retries=retries)
     driver.queue = scheduler.deque()
     driver.failures = []
+    driver.logs = TrialLogs(tmp_path)
+    driver.state = RunState(tmp_path, "spec.yaml", trials)
     driver.bar = type("Bar", (), {"update": lambda self, n: None, "write": lambda self, line, file: None})()
     return driver
 
 
 def test_bad_input_in_a_trial_fails_once_and_a_crash_is_retried(tmp_path: Path) -> None:
     trial = resolve_trials(load_spec(bicubic_spec(tmp_path)), RunSettings("smoke", tmp_path))[0]
-    driver = bare_driver(tmp_path, retries=2)
+    driver = bare_driver(tmp_path, retries=2, trials=[trial])
     driver._failed(trial, 1, UserError("weights IMDN_x4.pth do not fit imdn at x3"))
     assert not driver.queue and len(driver.failures) == 1
     assert driver.failures[0].bad_input and driver.failures[0].attempts == 1
     assert driver.failures[0].error == "weights IMDN_x4.pth do not fit imdn at x3"
     assert not (tmp_path / scheduler.FAILURES_DIR).exists()  # no traceback file for bad input
+    assert driver.state.data["trials"][trial.trial_id]["state"] == "failed"  # what `status` shows
 
-    driver = bare_driver(tmp_path, retries=2)
+    driver = bare_driver(tmp_path, retries=2, trials=[trial])
     driver._failed(trial, 1, RuntimeError("worker died"))
     assert list(driver.queue) == [(trial, 2)] and not driver.failures
     driver._failed(trial, 3, MemoryError("out of memory"))  # the last attempt allowed

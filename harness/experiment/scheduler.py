@@ -335,7 +335,12 @@ class _Driver:
         message = " ".join(str(error).split())
         self.failures.append(Failure(trial, attempt, message, None, bad_input=True))
         self.bar.update(1)
-        self._say(f"FAILED {trial.trial_id}  {trial.label}  (bad input, not retried): {message}")
+        log = self.logs.path(trial.trial_id)
+        self.logs.note(trial.trial_id, f"attempt {attempt} failed on bad input, not retried: {message}")
+        self.logs.close(trial.trial_id)
+        self.state.set(trial.trial_id, state="failed", error=message, log=str(log))
+        self.state.write(force=True)
+        self._say(f"FAILED {trial.trial_id}  {trial.label}  (bad input, not retried): {message} (log: {log})")
 
     def _refresh(self) -> None:
         try:

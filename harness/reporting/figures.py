@@ -375,6 +375,9 @@ def visual_comparisons(results_dir: Path, records: list[TrialRecord]) -> tuple[l
     by_view: dict[tuple, list[tuple[TrialRecord, Visual]]] = {}
     for record in records:
         for dataset, visual in record.visuals.items():
+            for name in (visual.file, visual.hr_file, visual.bicubic_file, visual.overview_file):
+                if name is not None:
+                    _visual_file(results_dir, record, name)  # whether drawn or not: a record leading out is refused
             by_view.setdefault((dataset, record.config.scale, visual.image, _windows(visual)), []).append(
                 (record, visual))
     chosen: dict[tuple, tuple] = {}
