@@ -104,7 +104,7 @@ def test_done_trials_are_skipped_without_ray_and_gain_new_feeds(tmp_path: Path, 
     scacb = fake_records(results, ablations / "scacb.yaml")
     asked = []
 
-    def fake_run_grid(trials, settings, options):
+    def fake_run_grid(trials, settings, options, spec=None):
         asked.extend(trials)
         return GridOutcome((), (), 0.0)
 

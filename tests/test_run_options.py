@@ -73,7 +73,7 @@ def test_set_unknown_key_is_one_line_naming_it(capsys, tmp_path: Path, item: str
 
 @pytest.mark.parametrize("item, message", [
     ("n_mreb=five", "--set n_mreb=five: model 'mren': bad value 'five' for 'n_mreb' (expected int)"),
-    ("n_mreb=12", "--set n_mreb=12: model 'mren': n_mreb must be in 3..8"),
+    ("n_mreb=0", "--set n_mreb=0: model 'mren': n_mreb must be at least 1"),
     ("scacb=sideways", "--set scacb=sideways: model 'mren': bad value 'sideways' for 'scacb'"),
     ("train.learning_rate=-1", "--set train.learning_rate: learning_rate must be positive"),
     ("train.batch_size=many", "--set train.batch_size=many: bad value (expected int)"),
