@@ -110,8 +110,10 @@ def test_grid_runs_on_a_cluster_that_shares_nothing(cluster: Cluster, driver_dir
         assert record["metrics"] == local_records[trial_id]["metrics"], trial_id
         assert record["training"]["curve"] == local_records[trial_id]["training"]["curve"], trial_id
         assert (results / record["visuals"]["Set5"]["file"]).is_file()  # crops came home with the record
-    # Only the driver wrote here; checkpoints went to the worker node's disk, not into the results folder.
-    assert sorted(path.name for path in results.iterdir()) == ["trials", "visuals"]
+    # Only the driver wrote here (records, crops, the logs and run state it kept from the events the tasks sent);
+    # checkpoints went to the worker node's disk, not into the results folder, and the run's lock is gone.
+    assert sorted(path.name for path in results.iterdir()) == ["logs", "run_state.json", "tensorboard", "trials",
+                                                               "visuals"]
 
     again = run(argv, cluster, timeout=300)
     assert again.returncode == 0 and "nothing to run: all 4 trials are done" in again.stdout, again.stdout
