@@ -1,5 +1,7 @@
 """Process helpers shared by the scheduler tests: what a Ray run leaves behind."""
 
+import os
+import signal
 from pathlib import Path
 
 
@@ -17,3 +19,12 @@ def processes_in_group(group: int) -> list[int]:
         if group in (int(fields[2]), int(fields[3])) and fields[0] != "Z":  # its group or session
             found.append(int(entry.name))
     return found
+
+
+def kill_group(group: int) -> None:
+    """SIGKILL what is left of process group or session `group`: after a driver killed on purpose, its own Ray."""
+    for pid in processes_in_group(group):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

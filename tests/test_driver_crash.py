@@ -9,10 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from processes import processes_in_group
+from processes import kill_group
+from tiny_grid import TINY_MREN
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TINY_MREN = "{n_mreb: 3, channels: 12, scacb_channels: 4, distill_channels: 4, rbwa_channels: 12, wsilb_reduction: 3}"
 
 # Loaded through PYTHONPATH by every Python process of the killed run; only the driver ever writes a record, so only
 # the driver dies, at the moment it is about to write the first one: after its task has finished and returned.
@@ -50,11 +50,7 @@ def _run(spec: Path, results: Path, env: dict[str, str] | None = None) -> subpro
     try:
         output, _ = process.communicate(timeout=600)
     finally:
-        for pid in processes_in_group(process.pid):  # what a SIGKILLed driver's own Ray leaves behind
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_group(process.pid)  # what a SIGKILLed driver's own Ray leaves behind
     return subprocess.CompletedProcess(command, process.returncode, output)
 
 

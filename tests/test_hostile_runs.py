@@ -24,16 +24,17 @@ import pytest
 import torch
 from PIL import Image
 from processes import processes_in_group
-from test_run import fake_records, tiny_spec
+from test_run import fake_records
+from tiny_grid import tiny_spec
 
 from harness import atomic, records
 from harness.errors import UserError
 from harness.experiment import scheduler
 from harness.experiment.environment import environment
 from harness.experiment.lock import LOCK_FILE, ResultsLock
+from harness.experiment.run_state import RunState
 from harness.experiment.scheduler import SchedulerOptions
 from harness.experiment.spec import load_spec
-from harness.experiment.run_state import RunState
 from harness.experiment.trial import RunSettings, resolve_trials
 from harness.experiment.trial_logs import TrialLogs
 from harness.experiment.trial_records import build_record

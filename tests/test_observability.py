@@ -4,17 +4,16 @@ during a running grid, the resumption and failure lines."""
 import dataclasses
 import json
 import os
-import signal
 import struct
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from processes import processes_in_group
+from processes import kill_group
+from tiny_grid import tiny_spec
 
 from harness.data.training import bundled_training_data
 from harness.experiment import trial_events
@@ -27,7 +26,6 @@ from harness.training.loop import train
 from harness.training.profiles import training_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TINY_MREN = "{n_mreb: 3, channels: 12, scacb_channels: 4, distill_channels: 4, rbwa_channels: 12, wsilb_reduction: 3}"
 
 
 def read_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
@@ -107,14 +105,7 @@ def status(results: Path) -> str:
 
 
 def test_status_from_another_terminal_during_a_running_grid(tmp_path: Path) -> None:
-    spec = tmp_path / "tiny.yaml"
-    spec.write_text(textwrap.dedent(f"""\
-        table: table3
-        base: {{model: mren, config: {TINY_MREN}, scale: 4, epochs: 900, eval: [Set5]}}
-        variants:
-          - {{row: OSA, config: {{scacb: osa}}}}
-          - {{row: SCACB}}
-        """))
+    spec = tiny_spec(tmp_path)
     results = tmp_path / "results"
     trials = resolve_trials(load_spec(spec), RunSettings("smoke", results))
     command = [sys.executable, "-m", "harness", "run", str(spec), "--profile", "smoke", "--results", str(results),
@@ -138,11 +129,7 @@ def test_status_from_another_terminal_during_a_running_grid(tmp_path: Path) -> N
         if driver.poll() is None:
             driver.kill()
             driver.wait()
-        for pid in processes_in_group(driver.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_group(driver.pid)
     assert driver.returncode == 0, output
     assert seen_running is not None, "status never showed a running trial with its iteration"
     running = next(line for line in seen_running.splitlines() if "iteration " in line)

@@ -2,14 +2,13 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from processes import processes_in_group
+from processes import kill_group
 
 from harness import cli, records
 from harness.data.bundled import BUNDLED_EVAL, load_bundled
@@ -33,11 +32,7 @@ def test_plugin_model_trains_at_the_smoke_budget_through_run(tmp_path: Path) -> 
         if driver.poll() is None:
             driver.kill()
             driver.wait()
-        for pid in processes_in_group(driver.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_group(driver.pid)
     assert driver.returncode == 0, output
     [record] = records.load_records(results)
     assert record.config.model == "tiny_plugin" and record.config.profile == "smoke"

@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from processes import processes_in_group
+from tiny_grid import tiny_spec
 
 from harness import cli, records
 from harness.commands import run as run_command
@@ -28,21 +28,6 @@ from harness.experiment.trial_records import build_record
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # MREN at a fraction of its width: a smoke trial of it takes seconds on one CPU core.
-TINY_MREN = "{n_mreb: 3, channels: 12, scacb_channels: 4, distill_channels: 4, rbwa_channels: 12, wsilb_reduction: 3}"
-
-
-def tiny_spec(folder: Path) -> Path:
-    path = folder / "tiny.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        table: table3
-        base: {{model: mren, config: {TINY_MREN}, scale: 4, epochs: 900, eval: [Set5]}}
-        variants:
-          - {{row: OSA, config: {{scacb: osa}}}}
-          - {{row: SCACB}}
-        """))
-    return path
-
-
 @pytest.fixture
 def one_thread():
     """What a 1-CPU Ray task runs with; several threads on a loaded 2-core machine can be many times slower."""
