@@ -152,11 +152,11 @@ def test_both_runs_pinned_the_kernels_and_the_second_ran_as_told(smoke_results: 
         trained = [record for record in load_records(results) if record.config.mode == "train"]
         assert trained
         for record in trained:
-            overrides = record.environment["kernel_overrides"]
+            overrides = record.environment.kernel_overrides
             assert {name: overrides.get(name) for name in REPRODUCIBLE_CPU_KERNELS} == REPRODUCIBLE_CPU_KERNELS
             assert overrides.get("MKL_ENABLE_INSTRUCTIONS") == mkl
-            assert record.environment["cpu_capability"] == "AVX2"
-            assert record.environment["torch_threads"] == threads
+            assert record.environment.cpu_capability == "AVX2"
+            assert record.environment.torch_threads == threads
 
 
 def test_kernel_variants_agree_far_below_the_tolerance(smoke_results: Path, smoke_results_avx2: Path) -> None:
@@ -187,7 +187,7 @@ def test_two_threads_per_trial_give_the_same_numbers(smoke_results: Path, shared
     two_threads = load_records(results)
     assert len(two_threads) == 8
     for record in two_threads:
-        assert record.environment["torch_threads"] == 2
+        assert record.environment.torch_threads == 2
         for dataset, score in record.metrics.items():
             other = one_thread[record.trial_id].metrics[dataset]
             assert abs(score.psnr_y - other.psnr_y) <= CROSS_KERNEL_PSNR, (record.label, dataset)
