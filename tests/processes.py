@@ -28,3 +28,11 @@ def kill_group(group: int) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def end_driver(driver) -> None:
+    """A driver started in its own session, ended whatever state the test left it in, with its own Ray."""
+    if driver.poll() is None:
+        driver.kill()
+        driver.wait()
+    kill_group(driver.pid)

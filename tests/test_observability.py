@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from processes import kill_group
+from processes import end_driver
 from tiny_grid import tiny_spec
 
 from harness.data.training import bundled_training_data
@@ -126,10 +126,7 @@ def test_status_from_another_terminal_during_a_running_grid(tmp_path: Path) -> N
             time.sleep(0.5)
         output, _ = driver.communicate(timeout=400)
     finally:
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait()
-        kill_group(driver.pid)
+        end_driver(driver)
     assert driver.returncode == 0, output
     assert seen_running is not None, "status never showed a running trial with its iteration"
     running = next(line for line in seen_running.splitlines() if "iteration " in line)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from processes import kill_group
+from processes import end_driver
 
 from harness import cli, records
 from harness.data.bundled import BUNDLED_EVAL, load_bundled
@@ -29,10 +29,7 @@ def test_plugin_model_trains_at_the_smoke_budget_through_run(tmp_path: Path) -> 
     try:
         output, _ = driver.communicate(timeout=400)
     finally:
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait()
-        kill_group(driver.pid)
+        end_driver(driver)
     assert driver.returncode == 0, output
     [record] = records.load_records(results)
     assert record.config.model == "tiny_plugin" and record.config.profile == "smoke"
