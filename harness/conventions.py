@@ -1,4 +1,8 @@
-"""The input size a MACs ("Flops") count refers to, defined once for trials, the `complexity` command and the tables.
+"""Conventions every layer shares, each defined once: the scales, the scored metric columns, and the input size a MACs
+("Flops") count refers to (for trials, the `complexity` command and the tables).
+
+The scales are those of the paper's tables and of every benchmark's `LR_bicubic/X<s>` folders; a model may support
+fewer (its registry entry says which). The metric columns are the Y-channel PSNR and SSIM of every record and table.
 
 Lightweight SR counts operations for one 1280x720 (width x height) HR output, IMDN's convention, which the MREN
 paper's Table 6 follows. The LR input is the HR size divided by the scale, rounded down (1280x720 at x3 is traced
@@ -6,6 +10,11 @@ at LR 426x240). The metric conventions live with the metric functions (harness/e
 """
 
 from dataclasses import dataclass
+from typing import Literal
+
+SCALES = (2, 3, 4)
+Scale = Literal[SCALES]  # the same scales as a type, for validated specs
+METRIC_COLUMNS = ("psnr_y", "ssim_y")  # what a record scores per image and per set, and what tables rank
 
 
 @dataclass(frozen=True)
