@@ -9,13 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# ITU-R BT.601 as MATLAB's rgb2ycbcr, for values in [0, 1]: ycbcr = offset + matrix @ rgb.
-_YCBCR_MATRIX = torch.tensor([
-    [65.481, 128.553, 24.966],
-    [-37.797, -74.203, 112.0],
-    [112.0, -93.786, -18.214],
-], dtype=torch.float64) / 255.0
-_YCBCR_OFFSET = torch.tensor([16.0, 128.0, 128.0], dtype=torch.float64) / 255.0
+from baselines.bt601 import YCBCR_MATRIX, YCBCR_OFFSET
+
+# BT.601 (baselines/bt601.py) for values in [0, 1]: ycbcr = offset + matrix @ rgb.
+_YCBCR_MATRIX = torch.tensor(YCBCR_MATRIX, dtype=torch.float64) / 255.0
+_YCBCR_OFFSET = torch.tensor(YCBCR_OFFSET, dtype=torch.float64) / 255.0
 _RGB_MATRIX = torch.linalg.inv(_YCBCR_MATRIX)
 _RGB_BIAS = -_RGB_MATRIX @ _YCBCR_OFFSET
 

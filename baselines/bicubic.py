@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from baselines.config_checks import require_scale
 from baselines.matlab_bicubic import imresize
 
 
@@ -13,8 +14,7 @@ class BicubicConfig:
     scale: int = 4
 
     def __post_init__(self) -> None:
-        if self.scale not in (2, 3, 4):
-            raise ValueError(f"scale must be 2, 3 or 4, got {self.scale}")
+        require_scale(self.scale)
 
 
 class Bicubic(nn.Module):

@@ -13,7 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-SCALES = (2, 3, 4)
+# The pixel-shuffle steps of each scale's upsampler (x4 is two x2 steps): the scales CARN can be built at are these.
+UPSAMPLER_STEPS: dict[int, tuple[int, ...]] = {2: (2,), 3: (3,), 4: (2, 2)}
+SCALES = tuple(UPSAMPLER_STEPS)
 DIV2K_MEAN_RGB = (0.4488, 0.4371, 0.4040)  # subtracted at the input and added back at the output
 
 
@@ -67,9 +69,8 @@ class Upsampler(nn.Module):
 
     def __init__(self, *, channels: int, scale: int) -> None:
         super().__init__()
-        steps = [2, 2] if scale == 4 else [scale]
         layers: list[nn.Module] = []
-        for step in steps:
+        for step in UPSAMPLER_STEPS[scale]:
             layers += [nn.Conv2d(channels, channels * step * step, 3, padding=1), nn.ReLU(), nn.PixelShuffle(step)]
         self.body = nn.Sequential(*layers)
 

@@ -1,5 +1,5 @@
-"""Conventions every layer shares, each defined once: the scales, the scored metric columns, and the input size a MACs
-("Flops") count refers to (for trials, the `complexity` command and the tables).
+"""Conventions every layer shares, each defined once: the scales, the scored metric columns, SSIM's window, and the
+input size a MACs ("Flops") count refers to (for trials, the `complexity` command and the tables).
 
 The scales are those of the paper's tables and of every benchmark's `LR_bicubic/X<s>` folders; a model may support
 fewer (its registry entry says which). The metric columns are the Y-channel PSNR and SSIM of every record and table.
@@ -15,6 +15,8 @@ from typing import Literal
 SCALES = (2, 3, 4)
 Scale = Literal[SCALES]  # the same scales as a type, for validated specs
 METRIC_COLUMNS = ("psnr_y", "ssim_y")  # what a record scores per image and per set, and what tables rank
+# The side of SSIM's Gaussian window (harness/evaluation/metrics.py): the data layer refuses images too small for it
+SSIM_WINDOW = 11
 
 
 @dataclass(frozen=True)

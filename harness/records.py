@@ -17,9 +17,11 @@ import pydantic
 
 from harness.atomic import write_bytes_atomic, write_json_atomic
 from harness.errors import UserError
+from harness.results_layout import ResultsLayout
 
 SCHEMA_VERSION = 1
-TRIALS_DIR = "trials"
+# The records folder's name, for harness/commands/run.py until it uses ResultsLayout itself (issue 17).
+TRIALS_DIR = ResultsLayout(Path()).trials.name
 TRIAL_ID_LENGTH = 12
 
 
@@ -187,7 +189,7 @@ def trial_label(config: dict[str, Any], defaults: dict[str, Any] | None = None, 
 
 
 def record_path(results_dir: Path, trial_id: str) -> Path:
-    return Path(results_dir) / TRIALS_DIR / f"{trial_id}.json"
+    return ResultsLayout(Path(results_dir)).record(trial_id)
 
 
 def read_record(path: Path) -> TrialRecord | None:
@@ -245,7 +247,7 @@ def load_records(results_dir: Path) -> list[TrialRecord]:
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise UserError(f"results folder {results_dir} does not exist")
-    records = [read_record(path) for path in sorted((results_dir / TRIALS_DIR).glob("*.json"))]
+    records = [read_record(path) for path in sorted(ResultsLayout(results_dir).trials.glob("*.json"))]
     return sorted((record for record in records if record is not None), key=lambda record: record.trial_id)
 
 

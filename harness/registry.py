@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 import pydantic
 from torch import nn
 
+from harness.conventions import SCALES
 from harness.errors import UserError
 
 
@@ -60,7 +61,7 @@ MODELS: dict[str, ModelEntry] = {}
 
 
 def register(name: str, config_type: type, build: Callable[[Any], nn.Module],
-             default_config: Callable[[int], Any] | None = None, *, scales: tuple[int, ...] = (2, 3, 4),
+             default_config: Callable[[int], Any] | None = None, *, scales: tuple[int, ...] = SCALES,
              paper_row: str | None = None, params_tolerance: float = 0.01, protocols: tuple[str, ...] = ("common",),
              released: Released | None = None, label: str | None = None) -> None:
     """Add a model. A plugin calls this too (docs/design.md, "Adding a model")."""
@@ -143,7 +144,7 @@ from baselines.vdsr import VDSRConfig, build_vdsr, vdsr_mren_config  # noqa: E40
 
 
 def _each_scale(count: int) -> dict[int, int]:
-    return {scale: count for scale in (2, 3, 4)}
+    return {scale: count for scale in SCALES}
 
 
 # The authors' networks, for their released weights, scored under the common conventions and their own test script.
@@ -154,7 +155,7 @@ register("vdsr", VDSRConfig, build_vdsr, protocols=("common", "vdsr-demo"),
          released=Released("VDSR_Official.mat", "matconvnet", _each_scale(665_921)))
 register("idn", IDNConfig, build_idn, protocols=("common", "idn-test"),
          released=Released("IDN_x{scale}.caffemodel", "caffemodel", _each_scale(552_769)))
-register("efdn", EFDNConfig, build_efdn, scales=(2, 3, 4), released=Released("EFDN_x{scale}.pth", "pth", {4: 276_192}))
+register("efdn", EFDNConfig, build_efdn, released=Released("EFDN_x{scale}.pth", "pth", {4: 276_192}))
 register("imdn", IMDNConfig, build_imdn,
          released=Released("IMDN_x{scale}.pth", "pth", {2: 694_404, 3: 703_059, 4: 715_176}))
 # The same networks retrained with MREN's recipe (no released weights behind them).

@@ -1,5 +1,5 @@
 """Where MREN's parameters sit, part by part, counted from freshly built models: the breakdown tables of
-docs/architecture.md (printed by `python -m harness.reporting.parameter_counts` beside the paper's counts)."""
+docs/architecture.md (printed by `python -m harness.experiment.parameter_counts` beside the paper's counts)."""
 
 from torch import nn
 

@@ -12,7 +12,11 @@ from typing import Literal, get_args
 ScacbVariant = Literal["full", "osa", "oca", "scnc"]
 DracbVariant = Literal["full", "distill", "distill_sigmoid", "distill_jump"]
 
-SCALES = (2, 3, 4)
+# The upsampling factor of each RBWA stage, per scale: one x2 stage at x2, a x2 stage then a x(scale/2) stage at x3
+# and x4. Table 5 gives x3 and x4 the same parameter count and x2 24K less, so x3 and x4 have the same number of
+# stages and x2 one fewer (docs/architecture.md). The scales MREN can be built at are this plan's.
+RBWA_FACTORS: dict[int, tuple[float, ...]] = {2: (2.0,), 3: (2.0, 3 / 2), 4: (2.0, 4 / 2)}
+SCALES = tuple(RBWA_FACTORS)
 
 
 @dataclass(frozen=True)

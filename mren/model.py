@@ -6,16 +6,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from mren.blocks import MREB, RBWA, conv
-from mren.config import MRENConfig
+from mren.config import RBWA_FACTORS, MRENConfig
 
 
 def rbwa_factors(scale: int) -> tuple[float, ...]:
-    """Upsampling factor of each RBWA: one x2 stage at x2, a x2 stage then a x(scale/2) stage at x3 and x4.
-
-    Table 5 gives x3 and x4 the same parameter count and x2 24K less, so x3 and x4 have the same number of
-    stages and x2 one fewer (docs/architecture.md).
-    """
-    return (2.0,) if scale == 2 else (2.0, scale / 2)
+    """Upsampling factor of each RBWA stage at `scale` (mren/config.py RBWA_FACTORS)."""
+    return RBWA_FACTORS[scale]
 
 
 class MREN(nn.Module):

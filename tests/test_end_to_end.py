@@ -26,7 +26,7 @@ import pytest
 
 from harness.cli import main
 from harness.records import load_records
-from harness.reporting.paper import load_paper
+from harness.published.paper import load_paper
 from harness.reporting.tables import build_tables
 from harness.training.profiles import REPRODUCIBLE_CPU_KERNELS
 

@@ -9,7 +9,7 @@ import pytest
 from test_tables import IMDN_X4, tid, write_results
 
 from harness import cli
-from harness.reporting.paper import load_paper
+from harness.published.paper import load_paper
 
 
 @pytest.fixture()

@@ -31,7 +31,7 @@ from harness import atomic, records
 from harness.errors import UserError
 from harness.experiment import scheduler
 from harness.experiment.environment import environment
-from harness.experiment.lock import LOCK_FILE, ResultsLock
+from harness.experiment.lock import ResultsLock
 from harness.experiment.run_state import RunState
 from harness.experiment.scheduler import SchedulerOptions
 from harness.experiment.spec import load_spec
@@ -39,6 +39,7 @@ from harness.experiment.trial import RunSettings, resolve_trials
 from harness.experiment.trial_logs import TrialLogs
 from harness.experiment.trial_records import build_record
 from harness.records import Visual
+from harness.results_layout import ResultsLayout
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A driver without a data root: smoke trials are scored on the bundled images and need no data.
@@ -228,7 +229,7 @@ def test_a_second_run_on_a_locked_folder_names_the_holder_and_readers_still_work
         assert snapshot(tmp_path) == before
         report = harness("report", "--results", str(results), "--out", str(tmp_path / "report"))
         assert report.returncode == 0 and (tmp_path / "report" / "report.html").is_file(), report.stderr
-    assert not (results / LOCK_FILE).exists()  # released and removed
+    assert not ResultsLayout(results).lock.exists()  # released and removed
 
 
 def test_wait_starts_when_the_holder_ends(tmp_path: Path) -> None:
@@ -256,7 +257,7 @@ def test_wait_starts_when_the_holder_ends(tmp_path: Path) -> None:
             driver.kill()
     assert driver.returncode == 0, errors
     assert "nothing to run: all 1 trials are done" in output
-    assert not (results / LOCK_FILE).exists()
+    assert not ResultsLayout(results).lock.exists()
 
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
@@ -272,9 +273,9 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
         holder.kill()
         holder.wait()
         holder.stdout.close()
-    assert (results / LOCK_FILE).exists()  # the text stays, the lock does not
+    assert ResultsLayout(results).lock.exists()  # the text stays, the lock does not
     with ResultsLock(results):
-        assert f"pid {os.getpid()} " in (results / LOCK_FILE).read_text()
+        assert f"pid {os.getpid()} " in ResultsLayout(results).lock.read_text()
 
 
 # 4. Bad input inside a trial is not retried; crashes are.
@@ -332,7 +333,7 @@ def test_sigterm_mid_run_is_a_clean_interrupt(tmp_path: Path) -> None:
     assert driver.returncode == 130, output
     assert "interrupted: cancelled" in output and "Traceback" not in output, output
     assert "*** SIG" not in output and "Stack trace" not in output, output  # no native stack dump
-    assert not (results / LOCK_FILE).exists()
+    assert not ResultsLayout(results).lock.exists()
     deadline = time.monotonic() + 20
     while processes_in_group(driver.pid) and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -8,7 +8,7 @@ import torch
 
 from harness import registry
 from harness.evaluation.complexity import count_params
-from harness.reporting.paper import load_paper
+from harness.published.paper import load_paper
 
 REGISTERED = dict(registry.MODELS)  # as the harness registers them (a plugin test may add one later in the run)
 CASES = [(name, scale) for name, entry in sorted(REGISTERED.items()) for scale in entry.scales]

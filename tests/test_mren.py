@@ -11,7 +11,7 @@ from model_checks import check_forward_and_backward
 
 from harness.errors import UserError
 from harness.registry import build_model, make_config
-from harness.reporting.parameter_counts import KNOWN_MISSES, comparison_table, count_rows
+from harness.experiment.parameter_counts import KNOWN_MISSES, comparison_table, count_rows
 from mren import MREN, MRENConfig, build_mren, mren_l_config
 from mren.blocks import DRACB
 from mren.breakdown import count_params
@@ -218,4 +218,4 @@ def test_fvcore_traces_the_model() -> None:
 
 def test_architecture_doc_holds_the_current_parameter_table() -> None:
     assert comparison_table(PAPER_ROWS) in ARCHITECTURE_DOC.read_text(), \
-        "rerun `python -m harness.reporting.parameter_counts` into the doc"
+        "rerun `python -m harness.experiment.parameter_counts` into the doc"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.reporting.consistency import check_claims, consistency_findings
-from harness.reporting.paper import CellRef, Paper, load_paper
+from harness.published.paper import CellRef, Paper, load_paper
 
 VALUES_PER_TABLE = {
     "table1": 6 * 3,  # MREBs 3..8 x (PSNR, SSIM, parameters)

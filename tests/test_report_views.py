@@ -18,7 +18,7 @@ from harness.reporting import figures
 from harness.reporting.findings import reproduction_findings, summarize
 from harness.reporting.latex import latex_table
 from harness.reporting.numbers import format_diff, format_number, format_precise, format_shown
-from harness.reporting.paper import load_paper
+from harness.published.paper import load_paper
 from harness.reporting.report import build_report
 from harness.reporting.tables import build_tables
 from harness.reporting.views import conventions_view, table_view

@@ -13,7 +13,7 @@ from harness.commands import run as run_command
 from harness.errors import UserError
 from harness.experiment.spec import Feed, load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
-from harness.reporting.paper import load_paper
+from harness.published.paper import load_paper
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ABLATIONS = REPO_ROOT / "ablations"

@@ -5,9 +5,10 @@ from pathlib import Path
 
 from harness import outputs
 from harness.errors import UserError
-from harness.records import TRIALS_DIR, TrialRecord, load_records
+from harness.records import TrialRecord, load_records
 from harness.reporting.check import (Tolerances, compare, environment_differences, format_drifts, load_reference,
                                      made_with, reference_from_records, write_reference)
+from harness.results_layout import ResultsLayout
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -71,9 +72,10 @@ def _update(args: argparse.Namespace, records: list[TrialRecord], reference) -> 
 def _finished_records(results: Path) -> list[TrialRecord]:
     """Every record of `results`; an empty folder, or a record that is not finished, is a UserError."""
     records = load_records(results)
+    trials = ResultsLayout(results).trials
     if not records:
-        raise UserError(f"results folder {results} holds no finished trial records ({results / TRIALS_DIR}/*.json)")
-    files = sorted((results / TRIALS_DIR).glob("*.json"))
+        raise UserError(f"results folder {results} holds no finished trial records ({trials}/*.json)")
+    files = sorted(trials.glob("*.json"))
     if len(files) != len(records):
         finished = {record.path for record in records}
         unfinished = [path.name for path in files if path not in finished]

@@ -7,6 +7,7 @@ from tqdm import tqdm
 
 from harness import outputs
 from harness.atomic import atomic_folder
+from harness.conventions import SCALES
 from harness.data.benchmark import degrade
 from harness.data.images import list_images, read_rgb, write_png
 from harness.errors import UserError
@@ -16,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser = subparsers.add_parser(name, help="make LR images with MATLAB-exact bicubic imresize",
                                    description=__doc__)
     parser.add_argument("--hr", type=Path, required=True, help="folder of HR images")
-    parser.add_argument("--scale", type=int, required=True, choices=(2, 3, 4))
+    parser.add_argument("--scale", type=int, required=True, choices=SCALES)
     parser.add_argument("--out", type=Path, required=True, help="folder for the LR images")
 
 

@@ -11,12 +11,14 @@ import torch
 from harness import outputs, plugins, registry
 from harness.atomic import write_bytes_atomic, write_json_atomic
 from harness.commands.options import parse_overrides
+from harness.conventions import SCALES
 from harness.data.benchmark import BenchmarkSet, open_benchmark
 from harness.data.images import png_bytes
 from harness.errors import UserError
 from harness.evaluation import protocols
 from harness.evaluation.complexity import count_params
-from harness.evaluation.evaluate import evaluate, super_resolve
+from harness.evaluation.evaluate import evaluate
+from harness.evaluation.inference import super_resolve
 from harness.evaluation.weights import load_weights
 
 
@@ -29,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                              "models")
     parser.add_argument("--data", type=Path, required=True,
                         help="benchmark folder: <set>/HR (+ LR_bicubic/X<s>), <set>/GT + <set>/LQ, or HR images")
-    parser.add_argument("--scale", type=int, required=True, choices=(2, 3, 4))
+    parser.add_argument("--scale", type=int, required=True, choices=SCALES)
     parser.add_argument("--protocol", default="common",
                         help=f"evaluation protocol ({', '.join(sorted(protocols.PROTOCOLS))}; default common); "
                              "'all' scores under every protocol registered for the model")

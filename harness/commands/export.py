@@ -11,6 +11,7 @@ from harness import records
 from harness.atomic import write_text_atomic
 from harness.errors import UserError
 from harness.reporting import export
+from harness.results_layout import ResultsLayout
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -24,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 def main(args: argparse.Namespace) -> int:
     trial_records = records.load_records(args.results)
     if not trial_records:
-        raise UserError(f"no trial records in {args.results / records.TRIALS_DIR}: run a spec first")
+        raise UserError(f"no trial records in {ResultsLayout(args.results).trials}: run a spec first")
     rows = export.tidy_rows(trial_records)
     header = {"title": "mren-harness trial results", "results": str(args.results), "rows": len(rows),
               "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

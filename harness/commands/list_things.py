@@ -12,12 +12,12 @@ import os
 from pathlib import Path
 
 from harness import plugins, registry
+from harness.conventions import SCALES
 from harness.data.images import list_images
 from harness.errors import UserError
 from harness.experiment.spec import load_spec, parse_spec_file
 
 KINDS = ("models", "specs", "sets")
-SCALES = (2, 3, 4)
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:

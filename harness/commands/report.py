@@ -6,6 +6,7 @@ from pathlib import Path
 from harness import outputs
 from harness.errors import UserError
 from harness.reporting.report import build_report, write_report
+from harness.results_layout import ResultsLayout
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -18,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    out = args.out or args.results / "report"
+    out = args.out or ResultsLayout(args.results).report
     if not args.results.is_dir():
         raise UserError(f"results folder {args.results} does not exist" if not args.results.exists()
                         else f"--results {args.results} is a file, not a folder")

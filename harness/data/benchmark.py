@@ -16,10 +16,10 @@ from typing import Mapping
 import numpy as np
 from PIL import Image
 
+from harness.conventions import SCALES, SSIM_WINDOW
 from harness.data.images import IMAGE_SUFFIXES, crop_to_multiple, list_images, read_rgb
 from harness.data.matlab import imresize_uint8
 from harness.errors import UserError
-from harness.evaluation.metrics import SSIM_WINDOW
 
 GENERATED_LR = "MATLAB-exact bicubic imresize of the HR (uint8, antialiased)"
 EDSR_LR_DIR = "LR_bicubic"  # the EDSR layout's LR folder: MATLAB imresize output, by that layout's convention
@@ -78,8 +78,8 @@ def benchmark_from_images(name: str, images: Mapping[str, np.ndarray], scale: in
 
 def open_benchmark(path: Path, scale: int) -> BenchmarkSet:
     """Load every pair of the set at `path` for `scale`; bad folders and mismatched sizes are UserErrors."""
-    if scale not in (2, 3, 4):
-        raise UserError(f"scale must be 2, 3 or 4, got {scale}")
+    if scale not in SCALES:
+        raise UserError(f"scale must be one of {', '.join(map(str, SCALES))}, got {scale}")
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"benchmark folder {path} does not exist")

@@ -19,6 +19,7 @@ BUNDLED_TRAIN: tuple[str, ...] = (
 )
 # Held out from smoke training: one colour photograph and two greyscale ones with sharp edges and fine detail.
 BUNDLED_EVAL: tuple[str, ...] = ("chelsea", "camera", "coins")
+BUNDLED_SET = "bundled"  # the evaluation set of the BUNDLED_EVAL images, as specs and records name it
 
 
 def load_bundled(name: str) -> np.ndarray:

@@ -12,15 +12,12 @@ and returns, because MATLAB's result depends on it:
 import numpy as np
 import torch
 
+from baselines.bt601 import YCBCR_MATRIX, YCBCR_OFFSET
 from baselines.matlab_bicubic import imresize as _imresize
 from baselines.matlab_bicubic import resize_taps
 
-_RGB_TO_YCBCR = np.array([
-    [65.481, 128.553, 24.966],
-    [-37.797, -74.203, 112.0],
-    [112.0, -93.786, -18.214],
-])
-_OFFSET = np.array([16.0, 128.0, 128.0])
+_RGB_TO_YCBCR = np.array(YCBCR_MATRIX)
+_OFFSET = np.array(YCBCR_OFFSET)
 
 
 def to_uint8(values: np.ndarray) -> np.ndarray:

@@ -26,7 +26,6 @@ from harness.data.bundled import BUNDLED_TRAIN, load_bundled
 from harness.data.images import crop_to_multiple, list_images, read_rgb
 from harness.data.matlab import imresize_uint8
 from harness.errors import UserError
-from harness.training.profiles import TrainSettings
 
 SampleKey = tuple[int, int]  # (seed, sample number)
 
@@ -93,18 +92,6 @@ def _dihedral(patch: np.ndarray, horizontal: int, vertical: int, transpose: int)
 
 def _to_tensor(patch: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1))).float().div_(255)
-
-
-def training_data(settings: TrainSettings, scale: int, *, data_root: Path | None = None,
-                  cache_dir: Path | None = None) -> TrainingPatches:
-    """The training set named by `settings.data`; DIV2K needs `data_root` (and uses `cache_dir` when given)."""
-    if settings.data == "bundled":
-        return bundled_training_data(scale, hr_patch=settings.hr_patch, augment=settings.augment)
-    if data_root is None:
-        raise UserError(f"profile {settings.profile!r} trains on DIV2K: give the data root holding "
-                        "DIV2K/DIV2K_train_HR")
-    return div2k_training_data(data_root, scale, hr_patch=settings.hr_patch, augment=settings.augment,
-                               cache_dir=cache_dir)
 
 
 def bundled_training_data(scale: int, *, hr_patch: int, augment: bool = True) -> TrainingPatches:

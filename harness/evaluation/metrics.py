@@ -9,15 +9,17 @@ over the valid region of the filter.
 import numpy as np
 from scipy.ndimage import correlate1d
 
-SSIM_WINDOW = 11
+from baselines.bt601 import YCBCR_MATRIX, YCBCR_OFFSET
+from harness.conventions import SSIM_WINDOW
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 PEAK = 255.0
+_Y_OFFSET, _Y_WEIGHTS = YCBCR_OFFSET[0], YCBCR_MATRIX[0]  # the luma row of BT.601 (baselines/bt601.py)
 
 CONVENTIONS = {
-    "y_channel": "BT.601 as MATLAB rgb2ycbcr, Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 on 0-255 RGB, "
-                 "not rounded",
+    "y_channel": f"BT.601 as MATLAB rgb2ycbcr, Y = {_Y_OFFSET:g} + ({_Y_WEIGHTS[0]:g} R + {_Y_WEIGHTS[1]:g} G + "
+                 f"{_Y_WEIGHTS[2]:g} B) / 255 on 0-255 RGB, not rounded",
     "sr_quantization": "network output clamped to [0, 1], scaled to 0-255, rounded half to even, uint8",
     "psnr_peak": PEAK,
     "ssim": f"Wang et al. 2004: {SSIM_WINDOW}x{SSIM_WINDOW} Gaussian window, sigma {SSIM_SIGMA}, "
@@ -31,7 +33,7 @@ CONVENTIONS = {
 def rgb_to_y(image: np.ndarray) -> np.ndarray:
     """uint8 (or 0..255 float) HxWx3 RGB -> float64 HxW luma in [16, 235], as MATLAB's rgb2ycbcr."""
     rgb = image.astype(np.float64)
-    return 16.0 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255.0
+    return _Y_OFFSET + (_Y_WEIGHTS[0] * rgb[..., 0] + _Y_WEIGHTS[1] * rgb[..., 1] + _Y_WEIGHTS[2] * rgb[..., 2]) / 255.0
 
 
 def _crop(image: np.ndarray, crop_border: int) -> np.ndarray:

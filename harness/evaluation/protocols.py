@@ -19,6 +19,7 @@ from harness.data.benchmark import ImagePair
 from harness.data.matlab import (imresize_double, imresize_single, modcrop, rgb2ycbcr_double, rgb2ycbcr_uint8, shave,
                                  to_uint8, ycbcr2rgb_double)
 from harness.errors import UserError
+from harness.evaluation.inference import require_finite, super_resolve
 from harness.evaluation.metrics import CONVENTIONS, psnr, psnr_y, ssim, ssim_y
 
 Scorer = Callable[[nn.Module, ImagePair, int, torch.device], tuple[float, float]]
@@ -61,14 +62,12 @@ def run_luma(model: nn.Module, y_lr: np.ndarray, y_up: np.ndarray, dtype: torch.
     def tensor(array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array)).to(device, dtype)[None, None]
 
-    from harness.evaluation.evaluate import require_finite  # harness.evaluation.evaluate imports this module
     return require_finite(network.luma(tensor(y_lr), tensor(y_up))[0, 0].cpu().numpy())
 
 
 # --- common ---------------------------------------------------------------------------------------------------------
 
 def _score_common(model: nn.Module, pair: ImagePair, scale: int, device: torch.device) -> tuple[float, float]:
-    from harness.evaluation.evaluate import super_resolve  # harness.evaluation.evaluate imports this module
 
     sr = super_resolve(model, pair.lr, device)
     if sr.shape != pair.hr.shape:

@@ -14,6 +14,7 @@ upscaling's crops, and a small overview of the whole HR image on which the repor
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,15 +25,16 @@ from torch import nn
 from harness.data.benchmark import BenchmarkSet
 from harness.data.images import png_bytes
 from harness.data.matlab import imresize_uint8
-from harness.evaluation.evaluate import super_resolve
+from harness.evaluation.inference import super_resolve
 from harness.evaluation.metrics import rgb_to_y
+from harness.results_layout import ResultsLayout
 
 CROP_SIZE = 64
 CROP_STRIDE = 16
 SHARED_MULTIPLE = 24
 CANDIDATES = 6  # windows stored per trial: 6 crops of 64x64 are about 50 KB of PNG
 OVERVIEW_SIZE = 256  # the overview's longer side, pixels: enough to see where the crop lies
-VISUALS_DIR = "visuals"
+VISUALS_DIR = ResultsLayout(Path()).visuals.as_posix()  # as records name it: relative to the results folder
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from types import TracebackType
 from typing import Callable
 
 from harness.errors import UserError
+from harness.results_layout import ResultsLayout
 
-LOCK_FILE = "run.lock"
 WAIT_POLL_SECONDS = 0.5
 
 
@@ -33,7 +33,7 @@ class ResultsLock:
     def __init__(self, results_dir: Path, *, wait: bool = False,
                  on_wait: Callable[[str], None] | None = None) -> None:
         self.results_dir = Path(results_dir)
-        self.path = self.results_dir / LOCK_FILE
+        self.path = ResultsLayout(self.results_dir).lock
         self.wait = wait
         self.on_wait = on_wait  # called once with the holder's description when --wait starts waiting
         self.descriptor: int | None = None

@@ -1,7 +1,7 @@
 """Command-line changes to a spec's trials (`run --set/--only/--seeds`), applied to the validated spec trials.
 
 `--set KEY=VALUE` changes:
-- `scale=S`: every trial's scale (2, 3 or 4);
+- `scale=S`: every trial's scale (one of harness/conventions.py SCALES);
 - `train.FIELD=VALUE`: a training setting (harness/training/profiles.py TrainSettings) of every trained trial;
 - `FIELD=VALUE`: a model config field, in every trial whose model has that field.
 
@@ -19,6 +19,7 @@ from typing import Any
 import pydantic
 
 from harness import registry
+from harness.conventions import SCALES
 from harness.errors import UserError
 from harness.experiment.spec import MAX_SEED, Feed, SpecTrial
 from harness.training.profiles import TrainSettings
@@ -28,7 +29,6 @@ TRAIN_PREFIX = "train."
 # epochs x iterations_per_epoch.
 _DERIVED_TRAIN_FIELDS = {"profile": "use --profile", "iterations": "set train.epochs (iterations = epochs x "
                                                                    "iterations_per_epoch)"}
-_SCALES = (2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,8 @@ def split_overrides(items: dict[str, str]) -> Overrides:
     for key, text in items.items():
         if key == "scale":
             scale = _parse(f"--set scale={text}", int, text)
-            if scale not in _SCALES:
-                raise UserError(f"--set scale={text}: bad value (expected {' | '.join(map(str, _SCALES))})")
+            if scale not in SCALES:
+                raise UserError(f"--set scale={text}: bad value (expected {' | '.join(map(str, SCALES))})")
         elif key.startswith(TRAIN_PREFIX):
             name = key.removeprefix(TRAIN_PREFIX)
             if name in _DERIVED_TRAIN_FIELDS:

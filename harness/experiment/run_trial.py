@@ -18,8 +18,7 @@ from torch import nn
 from harness import records, registry
 from harness.conventions import PAPER_MACS_INPUT
 from harness.data.benchmark import BenchmarkSet, benchmark_from_images, open_benchmark
-from harness.data.bundled import BUNDLED_EVAL, load_bundled
-from harness.data.training import training_data
+from harness.data.bundled import BUNDLED_EVAL, BUNDLED_SET, load_bundled
 from harness.errors import UserError
 from harness.evaluation.complexity import MacCount, count_macs, count_params
 from harness.evaluation.evaluate import evaluate
@@ -27,12 +26,13 @@ from harness.evaluation.visuals import visual_crops
 from harness.evaluation.weights import load_weights
 from harness.experiment import storage
 from harness.experiment.environment import environment
-from harness.experiment.trial import BUNDLED_SET, RunSettings, Trial
+from harness.experiment.trial import RunSettings, Trial
 from harness.experiment.trial_events import EventSink, TrialEvent, training_point
 from harness.experiment.trial_records import build_record
 from harness.plugins import load_plugins
 from harness.records import Evaluation, Training, TrialRecord, Visual
 from harness.training.loop import TrainingPoint, seed_everything, train
+from harness.training.training_set import training_data
 
 Progress = Callable[[str], None]  # receives a short status: "train 120/600 loss 0.0312", "eval Set5", ...
 

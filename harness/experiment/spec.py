@@ -17,12 +17,12 @@ from typing import Annotated, Any, Callable, Literal
 import pydantic
 
 from harness import registry
+from harness.conventions import Scale
 from harness.errors import UserError
 from harness.experiment.strict_yaml import read_yaml, short
-from harness.reporting.paper import load_paper
+from harness.published.paper import load_paper
 
 Mode = Literal["train", "evaluate", "complexity"]
-Scale = Literal[2, 3, 4]
 EvalSet = Literal["Set5", "Set14", "B100", "Urban100", "Manga109"]
 TRIAL_KEYS = ("model", "config", "scale", "mode", "epochs", "eval", "weights")
 RELEASED = "released"  # `weights: released`: the authors' file the registry names for the model and scale

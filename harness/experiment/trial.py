@@ -10,15 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.data.bundled import BUNDLED_SET
 from harness.data.digest import content_digest
 from harness.errors import UserError
 from harness.experiment.overrides import apply_train_overrides
 from harness.experiment.spec import Feed, SpecTrial
 from harness.records import trial_id, trial_label
-from harness.training.profiles import TrainSettings, training_settings
-
-BUNDLED_SET = "bundled"  # the held-out set of bundled images (harness/data/bundled.py BUNDLED_EVAL)
-SMOKE_EVAL = "Set5"  # smoke trials are scored on this set alone, when the data root has it
+from harness.results_layout import ResultsLayout
+from harness.training.profiles import SMOKE_EVAL, TrainSettings, training_settings
 
 
 @dataclass(frozen=True)
@@ -39,11 +38,11 @@ class RunSettings:
 
     @property
     def checkpoint_location(self) -> str:
-        return self.storage if self.storage is not None else str(self.results_dir / "checkpoints")
+        return self.storage if self.storage is not None else str(ResultsLayout(self.results_dir).checkpoints)
 
     @property
     def data_cache_dir(self) -> Path:
-        return self.cache_dir if self.cache_dir is not None else self.results_dir / "cache"
+        return self.cache_dir if self.cache_dir is not None else ResultsLayout(self.results_dir).cache
 
     def weights_file(self, name: str) -> Path:
         if self.weights_dir is None:

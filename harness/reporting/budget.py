@@ -8,7 +8,7 @@ paper's own consistency. Which cells are budget-limited is decided per cell in t
 from dataclasses import dataclass
 
 from harness.records import TrialRecord
-from harness.reporting.paper import Paper
+from harness.published.paper import Paper
 from harness.training.profiles import FULL_BUDGET_PROFILE, PAPER_ITERATIONS_PER_EPOCH
 
 

@@ -5,10 +5,10 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from harness.conventions import PAPER_MACS_INPUT
+from harness.conventions import METRIC_COLUMNS, PAPER_MACS_INPUT, SCALES
+from harness.published.paper import UNITS, CellRef, Paper, PaperValue, TextClaim, table_title
 from harness.reporting.findings import Finding
 from harness.reporting.numbers import format_number
-from harness.reporting.paper import SCALES, UNITS, CellRef, Paper, PaperValue, TextClaim, table_title
 
 
 @dataclass(frozen=True)
@@ -149,9 +149,9 @@ def _reference_rows(paper: Paper) -> list[Finding]:
     for name in paper.names_of("ablation"):
         spec = paper.tables[name]
         scale = paper.inferred_scales[name].scale
-        ablation = [paper.value(name, spec.reference_row or "", metric, "Set5") for metric in ("psnr_y", "ssim_y")]
+        ablation = [paper.value(name, spec.reference_row or "", metric, "Set5") for metric in METRIC_COLUMNS]
         final = [paper.value(paper.comparison, spec.full_model or "", metric, "Set5", scale)
-                 for metric in ("psnr_y", "ssim_y")]
+                 for metric in METRIC_COLUMNS]
         if ablation[0].value == final[0].value and epochs.ablation != epochs.final:
             equal.append((name, spec, scale, ablation, final))
     if not equal:

@@ -14,9 +14,9 @@ import json
 import math
 from typing import Any
 
-from harness.conventions import PAPER_MACS_INPUT
+from harness.conventions import METRIC_COLUMNS, PAPER_MACS_INPUT
+from harness.published.paper import load_paper
 from harness.records import TrialRecord, trial_label
-from harness.reporting.paper import load_paper
 from harness.reporting.tables import build_tables, long_form
 
 FORMATS = ("csv", "markdown", "json")
@@ -89,7 +89,7 @@ def _paper_values(records: list[TrialRecord]) -> dict[tuple[str, str], tuple[str
                 mine = mine[mine["scale"] == scale]
             for dataset in {value for value in mine["dataset"] if isinstance(value, str)}:
                 values = {}
-                for column in ("psnr_y", "ssim_y"):
+                for column in METRIC_COLUMNS:
                     cell = mine[(mine["dataset"] == dataset) & (mine["column"] == column)]
                     value = float(cell["paper"].iloc[0]) if len(cell) else math.nan
                     values[column] = None if math.isnan(value) else value

@@ -9,8 +9,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from harness.conventions import METRIC_COLUMNS
+from harness.published.paper import table_title
 from harness.reporting.numbers import format_diff, format_number, format_precise, format_shown
-from harness.reporting.paper import table_title
 from harness.reporting.tables import EXACT_AUTHORS, EXACT_PRIMARY, ReproductionTable, long_form
 from harness.reporting.tolerance import MISMATCH_TOLERANCE
 
@@ -134,7 +135,7 @@ def protocol_findings(cells: pd.DataFrame) -> list[Finding]:
     scored = table5[table5["authors_protocol"].fillna("") != ""]
     findings = []
     if len(scored):
-        metric = scored[scored["column"].isin(["psnr_y", "ssim_y"]) & scored["exact"].notna()]
+        metric = scored[scored["column"].isin(METRIC_COLUMNS) & scored["exact"].notna()]
         exact = {"common": int((metric["exact"].astype(int) & EXACT_PRIMARY > 0).sum()),
                  "authors": int((metric["exact"].astype(int) & EXACT_AUTHORS > 0).sum())}
         misses = [cell for cell in metric.itertuples() if int(cell.exact) == 0]

@@ -27,9 +27,6 @@ NUMBER_FORMATS = {
     "psnr_y": NumberFormat(1, "", ".2f", ".2f", ".3f", "+.2f"),
 }
 
-# Higher is better for these columns; the best and second best of a column are marked (bold, underlined).
-RANKED_COLUMNS = ("psnr_y", "ssim_y")
-
 
 def _format(column: str, value: float, style: str) -> str:
     number_format = NUMBER_FORMATS.get(column, NUMBER_FORMATS["psnr_y"])

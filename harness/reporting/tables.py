@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.conventions import PAPER_MACS_INPUT
-from harness.experiment.trial import BUNDLED_SET, SMOKE_EVAL
+from harness.conventions import METRIC_COLUMNS, PAPER_MACS_INPUT
+from harness.data.bundled import BUNDLED_SET
+from harness.published.paper import Paper, PaperTable, TableColumn, TableRow, table_title
 from harness.records import TrialRecord, trial_label
-from harness.reporting.paper import Paper, PaperTable, TableColumn, TableRow, table_title
 from harness.reporting.tolerance import is_exact, miss_ratio
-from harness.training.profiles import FULL_BUDGET_PROFILE
+from harness.training.profiles import FULL_BUDGET_PROFILE, SMOKE_EVAL
 
 # miss_ratio: harness/reporting/tolerance.py. budget_limited: 1 where the number is a PSNR/SSIM of a model trained
 # below the paper's budget (a smoke run), so a miss says more about the budget than about the paper; 0 for parameter
@@ -188,7 +188,7 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
         for column in spec.columns:
             value = paper.cell_value(name, row.key, column, row.scale) if row else None
             frame.iloc[position, frame.columns.get_loc((column.label, "paper"))] = np.nan if value is None else value
-            scores = column.column in ("psnr_y", "ssim_y")
+            scores = column.column in METRIC_COLUMNS
             source = metrics_from if scores else chosen or metrics_from
             measured = source.values(column.column, column.dataset) if source else []
             if not measured:
@@ -203,7 +203,7 @@ def _build_table(paper: Paper, name: str, groups: list[TrialGroup]) -> Reproduct
                      "diff": mean - value if value is not None else np.nan,
                      "miss_ratio": miss_ratio(column.column, mean, value, std) if value is not None else np.nan,
                      "budget_limited": float(scores and source.budget_limited)}
-            if compares_protocols and column.column in ("psnr_y", "ssim_y") and source is metrics_from:
+            if compares_protocols and column.column in METRIC_COLUMNS and source is metrics_from:
                 cells.update(_protocol_cells(column, value, mean, source, authors_protocol))
             for field, cell in cells.items():
                 frame.iloc[position, frame.columns.get_loc((column.label, field))] = cell
@@ -274,7 +274,7 @@ def _add_reference_deltas(frame: pd.DataFrame, spec: PaperTable) -> None:
         label = column.label
         frame[(label, "delta_ref")] = frame[(label, "reproduced")] - reference[(label, "reproduced")]
         frame[(label, "paper_delta_ref")] = frame[(label, "paper")] - reference[(label, "paper")]
-        if column.column not in ("psnr_y", "ssim_y"):
+        if column.column not in METRIC_COLUMNS:
             continue  # parameter counts do not vary with the seed
         frame[(label, "spread")] = np.sqrt(frame[(label, "std")] ** 2 + reference[(label, "std")] ** 2)
         beyond = (frame[(label, "delta_ref")].abs() > frame[(label, "spread")]).astype(float)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.conventions import METRIC_COLUMNS
 from harness.data.benchmark import lr_pixels
 from harness.records import TrialRecord
-from harness.reporting.numbers import RANKED_COLUMNS, format_diff, format_number, format_precise, format_shown
+from harness.reporting.numbers import format_diff, format_number, format_precise, format_shown
 from harness.reporting.tables import EXACT_AUTHORS, EXACT_PRIMARY, ReproductionTable
 
 SEVERITY_ORDER = ("contradiction", "mismatch", "suspect", "note")
@@ -151,7 +152,7 @@ def _section(table: ReproductionTable, scale: int | None, rows: list[RowView]) -
     """Rank the paper's cells per column (as the paper's own bold would), and letter the reasons for blank cells."""
     metrics = [column.column for column in table.spec.columns]
     for index, metric in enumerate(metrics):
-        if metric not in RANKED_COLUMNS:
+        if metric not in METRIC_COLUMNS:
             continue
         # ranked at the printed digits, so that two methods the paper prints equal tie
         printed = {row.paper[index].text for row in rows if row.status != "not in paper" and row.paper[index].text
@@ -199,7 +200,7 @@ def _reproduced_cell(column: str, cell, ablation: bool, authors_protocol: str = 
         if not np.isnan(cell["beyond_spread"]):
             spread = format_diff(column, cell["spread"]).lstrip("+")
             vs_reference += f", {'beyond' if cell['beyond_spread'] else 'within'} seed spread {spread}"
-    seeds_vary = cell["n"] > 1 and column in ("psnr_y", "ssim_y")  # parameter counts do not vary with the seed
+    seeds_vary = cell["n"] > 1 and column in METRIC_COLUMNS  # parameter counts do not vary with the seed
     return CellView(text=format_shown(column, cell["reproduced"]), precise=format_precise(column, cell["reproduced"]),
                     diff=format_diff(column, cell["diff"]),
                     spread=format_diff(column, cell["std"]).lstrip("+") if seeds_vary else "",

@@ -29,6 +29,7 @@ PAPER_LEARNING_RATE = 5e-4
 SMOKE_ITERATIONS = 90
 SMOKE_ITERATIONS_PER_EPOCH = 10  # a smoke "epoch" only groups the loss curve: the budget ignores the paper's epochs
 SMOKE_BATCH_SIZE = 4
+SMOKE_EVAL = "Set5"  # smoke trials are scored on this set alone, when the data root has it (else on the bundled set)
 SMOKE_HR_PATCH = 48  # a multiple of 12, so of every scale (2, 3, 4)
 # Smoke trials feed CI's drift gate, so their numbers must not depend on the CPU they ran on. In float32, the last-bit
 # differences between convolution kernels (oneDNN's AVX-512 against AVX2 code, MKL's per-CPU GEMMs, thread counts)

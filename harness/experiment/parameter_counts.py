@@ -2,7 +2,9 @@
 
 Every row of `ablations/paper.yaml` whose paper cell prints a count is built from the config its spec gives and
 counted, so the row-to-config mapping has one definition (the specs) and the printed numbers another (the
-transcription). `python -m harness.reporting.parameter_counts` prints the tables of docs/architecture.md.
+transcription). It resolves specs, so it lives with them in `experiment`; it reads the paper from
+`harness/published` and nothing of `reporting`. `python -m harness.experiment.parameter_counts` prints the tables of
+docs/architecture.md.
 """
 
 import tempfile
@@ -13,7 +15,7 @@ from harness import registry
 from harness.evaluation.complexity import count_params
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
-from harness.reporting.paper import load_paper, table_title
+from harness.published.paper import load_paper, table_title
 
 PAPER_SPEC = Path(__file__).resolve().parents[2] / "ablations" / "paper.yaml"
 # Rows whose printed count no reading of the architecture meets, each explained where it is documented.

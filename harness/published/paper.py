@@ -1,4 +1,5 @@
-"""The paper's Tables 1-6 and its numeric claims in the prose, as typed objects.
+"""The MREN paper's Tables 1-6 and its numeric claims in the prose, as typed objects: one source of published numbers
+(harness/published/__init__.py).
 
 The transcription lives in `paper_tables.json` beside this module, and it describes the tables as well as their
 numbers: each table's kind (an ablation, the comparison with other methods, the complexity table), its rows and
@@ -18,9 +19,10 @@ from typing import Literal
 
 import pydantic
 
-Column = Literal["psnr_y", "ssim_y", "params", "macs"]
+from harness.conventions import METRIC_COLUMNS, SCALES
+
+Column = Literal[METRIC_COLUMNS + ("params", "macs")]
 TableKind = Literal["ablation", "comparison", "complexity"]
-SCALES = (2, 3, 4)
 UNITS = {"params": 1000, "macs": 1e9}  # the paper prints parameters in K and Flops in G
 
 
@@ -187,7 +189,7 @@ class ScaleInference:
 
 @functools.cache
 def load_paper() -> Paper:
-    raw = json.loads(resources.files("harness.reporting").joinpath("paper_tables.json").read_text(encoding="utf-8"))
+    raw = json.loads(resources.files("harness.published").joinpath("paper_tables.json").read_text(encoding="utf-8"))
     parsed = _PaperFile.model_validate(raw)
     tables = {name: PaperTable.model_validate({"name": name, **table}) for name, table in parsed.tables.items()}
     comparisons = [name for name, table in tables.items() if table.kind == "comparison" and table.rows_by_scale]
