@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.records import load_records
 from harness.published.paper import load_paper
+from harness.records import load_records
 from harness.reporting.tables import build_tables
 from harness.training.profiles import REPRODUCIBLE_CPU_KERNELS
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.reporting.consistency import check_claims, consistency_findings
 from harness.published.paper import CellRef, Paper, load_paper
+from harness.reporting.consistency import check_claims, consistency_findings
 
 VALUES_PER_TABLE = {
     "table1": 6 * 3,  # MREBs 3..8 x (PSNR, SSIM, parameters)

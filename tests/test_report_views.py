@@ -13,12 +13,12 @@ from test_tables import CONVENTIONS, tid, write_record, write_results
 
 from harness.data.benchmark import GENERATED_LR
 from harness.evaluation.visuals import candidate_boxes, choose_box
+from harness.published.paper import load_paper
 from harness.records import load_records
 from harness.reporting import figures
 from harness.reporting.findings import reproduction_findings, summarize
 from harness.reporting.latex import latex_table
 from harness.reporting.numbers import format_diff, format_number, format_precise, format_shown
-from harness.published.paper import load_paper
 from harness.reporting.report import build_report
 from harness.reporting.tables import build_tables
 from harness.reporting.views import conventions_view, table_view

@@ -11,9 +11,9 @@ from PIL import Image
 
 from harness import records
 from harness.errors import UserError
+from harness.published.paper import load_paper
 from harness.records import load_records
 from harness.reporting.findings import reproduction_findings
-from harness.published.paper import load_paper
 from harness.reporting.tables import build_tables, long_form
 
 CONVENTIONS = {

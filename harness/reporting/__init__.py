@@ -1,1 +1,2 @@
-"""Reporting: the paper's transcription, tables beside it, findings, figures, HTML and LaTeX, and the drift gate."""
+"""Reporting: tables of trial records beside the published numbers (harness/published), findings, figures, HTML and
+LaTeX, and the drift gate."""

@@ -7,8 +7,8 @@ paper's own consistency. Which cells are budget-limited is decided per cell in t
 
 from dataclasses import dataclass
 
-from harness.records import TrialRecord
 from harness.published.paper import Paper
+from harness.records import TrialRecord
 from harness.training.profiles import FULL_BUDGET_PROFILE, PAPER_ITERATIONS_PER_EPOCH
 
 

@@ -18,8 +18,8 @@ from PIL import Image  # noqa: E402
 
 from harness.errors import UserError  # noqa: E402
 from harness.evaluation.metrics import psnr_y, rgb_to_y  # noqa: E402
-from harness.records import TrialRecord, Visual, results_file  # noqa: E402
 from harness.published.paper import load_paper, table_title  # noqa: E402
+from harness.records import TrialRecord, Visual, results_file  # noqa: E402
 from harness.reporting.tables import ReproductionTable  # noqa: E402
 
 plt.rcParams.update({

@@ -13,13 +13,13 @@ from pathlib import Path
 import jinja2
 
 from harness.atomic import write_bytes_atomic
+from harness.published.paper import Paper, load_paper
 from harness.records import load_records
 from harness.reporting import figures
 from harness.reporting.budget import training_budget
 from harness.reporting.consistency import ClaimCheck, check_claims, consistency_findings
 from harness.reporting.findings import Finding, reproduction_findings, summarize
 from harness.reporting.latex import latex_table
-from harness.published.paper import Paper, load_paper
 from harness.reporting.tables import build_tables
 from harness.reporting.tolerance import MISMATCH_TOLERANCE
 from harness.reporting.views import SEVERITY_ORDER, conventions_view, environments_view, table_view
