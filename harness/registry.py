@@ -20,6 +20,7 @@ from torch import nn
 
 from harness.conventions import SCALES
 from harness.errors import UserError
+from harness.weight_readers import CHECKPOINT_FORMAT, READERS
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,13 @@ class Released:
     of parameter elements each file holds (counted once from the files in ../shared/weights)."""
 
     file: str  # e.g. "IDN_x{scale}.caffemodel"; in the weights folder (--weights-dir)
-    format: str  # a reader of harness/evaluation/released.py: "pth", "srcnn-mat", "matconvnet", "caffemodel"
+    format: str  # the reader of its files: a key of harness/weight_readers.py READERS ("pth", "caffemodel", ...)
     params: Mapping[int, int]  # scale -> parameter elements in the released file
+
+    def __post_init__(self) -> None:
+        if self.format not in READERS:
+            raise ValueError(f"released weights {self.file}: format {self.format!r} has no reader; formats: "
+                             f"{', '.join(READERS)}")
 
     @property
     def scales(self) -> tuple[int, ...]:
@@ -69,6 +75,12 @@ def register(name: str, config_type: type, build: Callable[[Any], nn.Module],
         raise ValueError(f"model {name!r} is registered twice")
     if released is not None and not set(released.scales) <= set(scales):
         raise ValueError(f"model {name!r}: released weights at scales {released.scales} it does not support")
+    if released is not None:
+        for scale in released.scales:
+            other = _released_format(released.file_for(scale))
+            if other not in (None, released.format):
+                raise ValueError(f"model {name!r}: released file {released.file_for(scale)} is registered with "
+                                 f"format {other!r} already")
     factory = default_config or (lambda scale: config_type(scale=scale))
     MODELS[name] = ModelEntry(name=name, config_type=config_type, default_config=factory, build=build,
                               scales=tuple(scales), paper_row=paper_row, params_tolerance=params_tolerance,
@@ -125,6 +137,28 @@ def default_config_json(name: str, scale: int) -> dict[str, Any]:
 
 def build_model(name: str, config: Any) -> nn.Module:
     return entry(name).build(config)
+
+
+def weights_format(name: str, file_name: str) -> str:
+    """The format (a key of READERS) a weights file for model `name` is read as: that of the release the file is, by
+    its name as the registry names released files (whichever model released it, so another model's file is read as
+    what it is and then refused as unfit); else that of the model's own release; else "pth", a PyTorch state dict
+    (what the harness's training writes). A caller that knows better names the format itself
+    (`eval --weights-format`): a file's suffix never decides."""
+    released = _released_format(file_name)
+    if released is not None:
+        return released
+    own = MODELS[name].released if name in MODELS else None  # a model not registered (a test's) has no release
+    return own.format if own is not None else CHECKPOINT_FORMAT
+
+
+def _released_format(file_name: str) -> str | None:
+    """The format of the registered release named `file_name`, None where no model released a file of that name."""
+    for model in MODELS.values():
+        released = model.released
+        if released is not None and file_name in {released.file_for(scale) for scale in released.scales}:
+            return released.format
+    return None
 
 
 def _describe(annotation: Any) -> str:

@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from harness.errors import UserError
-from harness.evaluation.weights import load_state_dict_file, load_weights
+from harness.evaluation.weights import load_weights
 from harness.registry import build_model, make_config
+from harness.weight_readers import load_state_dict_file
 
 
 class _CreatesMarker:

@@ -152,3 +152,26 @@ def test_paired_gt_lq_layout_and_hr_only_layout_agree(tmp_path, capsys):
     assert hr_only.pairs[0].hr.shape == (32, 24, 3)
     assert (hr_only.pairs[0].hr[..., 0] == hr_only.pairs[0].hr[..., 2]).all()
     assert "imresize" in hr_only.lr_source and "LQ" in paired.lr_source
+
+
+def test_a_state_dict_the_harness_trained_is_read_as_pth_when_told(tmp_path, capsys):
+    """IDN's release is a .caffemodel, so a file for idn is read as one unless --weights-format says otherwise; the
+    name `final.pt` (what training writes) is not looked at."""
+    from harness import registry
+
+    idn = registry.build_model("idn", registry.make_config("idn", 2))
+    trained = tmp_path / "final.pt"
+    torch.save(idn.state_dict(), trained)
+    data = make_set(tmp_path / "Ok")
+    run_bad(capsys, ["eval", "--model", "idn", "--weights", str(trained), "--data", str(data), "--scale", "2"],
+            tmp_path / "o.json", "not a Caffe model")
+    out = tmp_path / "told.json"
+    assert main(["eval", "--model", "idn", "--weights", str(trained), "--weights-format", "pth", "--data", str(data),
+                 "--scale", "2", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["weights"] == str(trained)
+
+
+def test_weights_format_without_weights(tmp_path, capsys):
+    data = make_set(tmp_path / "Ok")
+    run_bad(capsys, ["eval", "--model", "bicubic", "--weights-format", "pth", "--data", str(data), "--scale", "2"],
+            tmp_path / "o.json", "--weights-format")

@@ -19,7 +19,7 @@ from harness.errors import UserError
 from harness.evaluation import protocols
 from harness.evaluation.evaluate import evaluate
 from harness.evaluation.metrics import psnr
-from harness.evaluation.released import matconvnet_vdsr_state_dict, read_caffemodel, srcnn_state_dict
+from harness.weight_readers import READERS, matconvnet_vdsr_state_dict, read_caffemodel, srcnn_state_dict
 from harness.evaluation.weights import load_weights
 
 WEIGHTS = {"srcnn": "SRCNN_x{scale}.mat", "vdsr": "VDSR_Official.mat", "idn": "IDN_x{scale}.caffemodel",
@@ -104,6 +104,45 @@ def test_corrupt_files_are_user_errors(tmp_path) -> None:
         bad.write_bytes(b"\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01garbage")
         with pytest.raises(UserError, match="corrupt"):
             load_weights(build("idn", 2), bad, model_name="idn", scale=2)
+
+
+def test_a_released_format_without_a_reader_is_refused_at_registration() -> None:
+    with pytest.raises(ValueError, match="format 'onnx' has no reader"):
+        registry.Released("NET_x{scale}.onnx", "onnx", {4: 1})
+    assert all(entry.released.format in READERS for entry in registry.MODELS.values() if entry.released)
+
+
+def test_the_registry_names_the_reader_of_a_file_by_the_release_not_the_suffix() -> None:
+    assert registry.weights_format("idn", "IDN_x3.caffemodel") == "caffemodel"
+    assert registry.weights_format("idn", "SRCNN_x2.mat") == "srcnn-mat"  # another model's release: what it is
+    assert registry.weights_format("vdsr", "VDSR_Official.mat") == "matconvnet"
+    assert registry.weights_format("idn", "mine.pth") == "caffemodel"  # the model's own release format
+    assert registry.weights_format("srcnn", "weights.caffemodel") == "srcnn-mat"
+    assert registry.weights_format("mren", "IDN_x2.caffemodel") == "caffemodel"
+    assert registry.weights_format("mren", "final.mat") == "pth"  # no release: a state dict, as training writes
+    assert registry.weights_format("imdn", "IMDN_x4.pth") == "pth"
+
+
+def test_a_renamed_release_loads_by_its_models_format(shared_dir, tmp_path) -> None:
+    renamed = tmp_path / "idn_official_weights.pth"
+    renamed.write_bytes((shared_dir / "weights" / "IDN_x2.caffemodel").read_bytes())
+    model = build("idn", 2)
+    load_weights(model, renamed, model_name="idn", scale=2)
+    reference = build("idn", 2)
+    load_weights(reference, shared_dir / "weights" / "IDN_x2.caffemodel", model_name="idn", scale=2)
+    assert all(torch.equal(value, reference.state_dict()[key]) for key, value in model.state_dict().items())
+    with pytest.raises(UserError, match="corrupt or not a PyTorch file"):
+        load_weights(build("idn", 2), renamed, model_name="idn", scale=2, format="pth")
+
+
+def test_a_mat_file_without_the_formats_layout_is_one_line(tmp_path) -> None:
+    import scipy.io
+
+    path = tmp_path / "SRCNN_like.mat"
+    scipy.io.savemat(path, {"weights_conv1": np.zeros((81, 2))})  # the rest of SRCNN's arrays missing
+    with pytest.raises(UserError, match="does not hold the srcnn-mat layout") as error:
+        load_weights(build("srcnn", 2), path, model_name="srcnn", scale=2)
+    assert "\n" not in str(error.value)
 
 
 # --- the readers, on files built here ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """`python -m harness report`: the HTML page, its figures and the LaTeX tables, on a synthetic results folder."""
 
 import base64
+import dataclasses
 import json
 import os
 import re
@@ -12,7 +13,11 @@ import pytest
 from test_tables import write_record, write_results
 
 from harness.cli import main
+from harness.records import load_records
+from harness.reporting import figures
 from harness.reporting.latex import latex_escape
+from harness.published.paper import load_paper
+from harness.reporting.tables import build_tables
 
 FIGURES = {"psnr_vs_mrebs", "psnr_vs_comm_weight", "tradeoff_params", "tradeoff_macs", "training_curves",
            "visual_Set5_x4"}
@@ -234,3 +239,22 @@ window.matchMedia("print").addListener(function (query) {
     verdict = dict(part.split("=") for part in titles[-1].decode("ascii").split()[1:-1])
     assert int(verdict["tables"]) >= 12
     assert verdict["wide"] == "control"
+
+
+def test_a_tables_kind_and_columns_decide_its_figure(tmp_path: Path) -> None:
+    results = write_results(tmp_path / "results")
+    write_record(results, "ten", feeds=[("table1", "10")], metrics={"Set5": (32.3, 0.894)}, model_config={"n_mreb": 10})
+    paper = load_paper()
+    tables = build_tables(paper, load_records(results))
+    assert figures.table_figure(tables["table3"]) is None  # its transcription gives it no figure
+    comparison = figures.table_figure(tables["table5"])  # rows per scale: a panel per scale
+    assert comparison.panels == ("×2", "×3", "×4") and "the paper's Table 5" in comparison.caption
+    complexity = figures.table_figure(tables["table6"])  # a panel per PSNR column, against MACs
+    assert complexity.panels == ("Set14", "Urban100") and "only the MACs" in complexity.caption
+    curve = figures.table_figure(tables["table1"])
+    assert curve.name == "psnr_vs_mrebs" and "Rows the paper lacks (10)" in curve.caption
+    # the same drawing code on a transcription that prints Set14 only: one panel, no code names a table
+    narrowed = paper.tables["table6"].model_copy(update={"columns": tuple(
+        column for column in paper.tables["table6"].columns if column.dataset != "Urban100")})
+    other = dataclasses.replace(paper, tables={**paper.tables, "table6": narrowed})
+    assert figures.table_figure(build_tables(other, load_records(results))["table6"]).panels == ("Set14",)

@@ -174,7 +174,7 @@ def test_scatter_zooms_on_the_cluster_and_names_the_outliers() -> None:
     far = figures._outliers(x, y)
     assert far.tolist() == [True] + [False] * 7
     table5 = build_tables(load_paper(), [])["table5"]
-    assert "off the axes: ×2 SRCNN" in figures.tradeoff_params(table5).caption
+    assert "off the axes: ×2 SRCNN" in figures.table_figure(table5).caption
 
 
 def test_labels_do_not_overlap() -> None:

@@ -49,6 +49,24 @@ def single_error_line(err: str) -> str:
 
 # --- malformed specs: one line naming file and key path, exit 2, before Ray ------------------------------------------
 
+def test_a_spec_adds_rows_the_paper_lacks_when_it_says_so(tmp_path: Path) -> None:
+    spec = write(tmp_path, "wider.yaml", """\
+        table: table3
+        row: "reduction {wsilb_reduction}"
+        new_rows: true
+        base: {model: mren, scale: 4, epochs: 900, eval: [Set5]}
+        grid:
+          config: {wsilb_reduction: [3, 12]}
+        """)
+    trials = load_spec(spec)
+    assert [trial.feed for trial in trials] == [Feed("table3", "reduction 3"), Feed("table3", "reduction 12")]
+    assert [trial.model_config.wsilb_reduction for trial in trials] == [3, 12]
+    # the same spec without the declaration is refused: a row that is not the paper's may be a typo
+    write(tmp_path, "undeclared.yaml", spec.read_text().replace("new_rows: true\n", ""))
+    with pytest.raises(UserError, match="'reduction 3' is not a row of table3"):
+        load_spec(tmp_path / "undeclared.yaml")
+
+
 @pytest.mark.parametrize("body, expected", [
     (f"table: table3\nbase: {BASE}\nvariants:\n  - {{row: OSA, confg: {{scacb: osa}}}}\n",
      ["variants[0].confg", "unknown key", "allowed here:", "config"]),
@@ -74,6 +92,13 @@ def single_error_line(err: str) -> str:
      ["variants[0].model", "unknown model 'mrne'", "mren"]),
     (f"table: table3\nbase: {BASE}\nvariants: [{{row: Best}}]\n",
      ["variants[0].row", "'Best' is not a row of table3", "'SCACB'"]),
+    (f"table: table3\nbase: {BASE}\nvariants: [{{row: Best}}]\n", ["new_rows: true"]),
+    (f"table: table3\nnew_rows: true\nbase: {BASE}\nvariants: [{{row: OSA}}]\n",
+     ["variants[0].row", "'OSA' is a row the paper prints in table3", "new_rows"]),
+    (f"table: table1\nnew_rows: true\nrow: '{{n_mreb}}'\nbase: {BASE}\ngrid: {{config: {{n_mreb: [6, 10]}}}}\n",
+     ["row", "'6' is a row the paper prints in table1"]),
+    ("include: [other.yaml]\nnew_rows: true\n", ["new_rows", "only a spec with a table"]),
+    ("table: table3\nnew_rows: yes please\n", ["new_rows", "boolean"]),
     (f"table: table9\nbase: {BASE}\nvariants: [{{row: OSA}}]\n", ["table:", "table1"]),
     ("table: table3\nbase: {model: mren, scale: 4, eval: [Set5]}\nvariants: [{row: OSA}]\n",
      ["variants[0].epochs", "missing"]),

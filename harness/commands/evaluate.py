@@ -20,6 +20,7 @@ from harness.evaluation.complexity import count_params
 from harness.evaluation.evaluate import evaluate
 from harness.evaluation.inference import super_resolve
 from harness.evaluation.weights import load_weights
+from harness.weight_readers import READERS
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -27,8 +28,12 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                                    description=__doc__)
     parser.add_argument("--model", required=True, help=f"model name ({', '.join(sorted(registry.MODELS))})")
     parser.add_argument("--weights", type=Path,
-                        help="weights to load (.pth state dict, or released .mat / .caffemodel); required for learned "
-                             "models")
+                        help="weights to load; required for learned models. Read as the registry says: a released "
+                             "file by its registered name as its release's format, any other file as the model's "
+                             "release format, or as a PyTorch state dict where the model has no release")
+    parser.add_argument("--weights-format", choices=sorted(READERS), default=None,
+                        help="read --weights as this format instead: e.g. pth for a state dict the harness trained "
+                             "(final.pt) of a model whose release is a .mat or .caffemodel")
     parser.add_argument("--data", type=Path, required=True,
                         help="benchmark folder: <set>/HR (+ LR_bicubic/X<s>), <set>/GT + <set>/LQ, or HR images")
     parser.add_argument("--scale", type=int, required=True, choices=SCALES)
@@ -59,7 +64,9 @@ def main(args: argparse.Namespace) -> int:
     model = registry.build_model(args.model, config)
     params = count_params(model)
     if args.weights is not None:
-        load_weights(model, args.weights, model_name=args.model, scale=args.scale)
+        load_weights(model, args.weights, model_name=args.model, scale=args.scale, format=args.weights_format)
+    elif args.weights_format is not None:
+        raise UserError("--weights-format without --weights: name the file to read")
     elif params > 0:
         raise UserError(f"model {args.model!r} has {params:,} learned parameters: pass --weights FILE")
     for name in chosen:

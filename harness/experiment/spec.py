@@ -79,7 +79,7 @@ class Grid(_Strict):
 
 
 def _paper_table(name: str) -> str:
-    """A table the transcription describes (harness/reporting/paper_tables.json)."""
+    """A table the transcription describes (harness/published/paper_tables.json)."""
     tables = load_paper().tables
     if name not in tables:
         raise ValueError(f"not a table of the paper; tables: {', '.join(tables)}")
@@ -93,6 +93,10 @@ class SpecFile(_Strict):
     include: list[Text] = []
     table: TableName | None = None
     row: Text | None = None
+    # The rows this spec feeds are rows the paper lacks (a setting an ablation did not try): each must then differ
+    # from every row the paper prints, and shows as "not in paper". Without it a row must be the paper's, unless the
+    # table's transcription opens its rows to any name (`open_rows`: the methods of a comparison).
+    new_rows: bool = False
     base: TrialFields = TrialFields()
     grid: Grid = Grid()
     variants: list[Variant] = []
@@ -163,7 +167,7 @@ def parse_spec_file(path: Path) -> SpecFile:
     if spec.table is None and not spec.include:
         raise UserError(f"{path}: table: missing (a spec names the paper table it fills, or includes other specs)")
     if spec.table is None:
-        for key in ("row", "base", "grid", "variants", "seeds"):
+        for key in ("row", "new_rows", "base", "grid", "variants", "seeds"):
             if key in spec.model_fields_set:
                 raise UserError(f"{path}: {key}: only a spec with a table may set it (this one only includes)")
     return spec
@@ -316,14 +320,22 @@ def _validate_trial(spec: SpecFile, settings: dict[str, _Setting], config: dict[
         raise UserError(f"{file}: {variant_path}.row: missing (name the {spec.table} row this trial fills, "
                         "or give a row template at the top level)")
     row = _format(row_template, variables, row_origin, file)
-    table = load_paper().tables[spec.table]
-    # an ablation's rows are the paper's; a table with open rows (methods compared) takes any method name
-    allowed_rows = table.row_keys
-    if not table.open_rows and row not in allowed_rows:
-        raise UserError(f"{file}: {row_origin}: {row!r} is not a row of {spec.table}; rows: "
-                        f"{', '.join(repr(r) for r in allowed_rows)}")
+    _check_row(spec, row, row_origin, file)
     return SpecTrial(model=model, model_config=model_config, scale=scale, mode=mode, epochs=epochs,
                      eval_sets=tuple(eval_sets or ()), weights=weights, seed=seed, feed=Feed(spec.table, row))
+
+
+def _check_row(spec: SpecFile, row: str, origin: str, file: str) -> None:
+    """A row is one the paper prints, or, declared by `new_rows: true`, one it lacks; a table with open rows takes
+    any name. So a misspelt paper row is an error unless the spec says it adds rows."""
+    table = load_paper().tables[spec.table]
+    printed = table.row_keys
+    if spec.new_rows and row in printed:
+        raise UserError(f"{file}: {origin}: {row!r} is a row the paper prints in {spec.table}, but the spec sets "
+                        "new_rows: true (rows the paper lacks); feed it from a spec without new_rows")
+    if not spec.new_rows and not table.open_rows and row not in printed:
+        raise UserError(f"{file}: {origin}: {row!r} is not a row of {spec.table}; rows: "
+                        f"{', '.join(repr(r) for r in printed)} (a row the paper lacks needs new_rows: true)")
 
 
 def _released_file(model: str, scale: int, fail: Callable[[str, str], typing.NoReturn]) -> str:

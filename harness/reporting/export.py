@@ -83,9 +83,9 @@ def _paper_values(records: list[TrialRecord]) -> dict[tuple[str, str], tuple[str
     found: dict[tuple[str, str], tuple[str, float | None, float | None]] = {}
     for name, table in tables.items():
         for row_id in table.rows.index:
-            scale, row = row_id if name == "table5" else (None, row_id)
+            scale, row = row_id if table.spec.rows_by_scale else (None, row_id)
             mine = cells[(cells["table"] == name) & (cells["row"] == row)]
-            if name == "table5":
+            if table.spec.rows_by_scale:
                 mine = mine[mine["scale"] == scale]
             for dataset in {value for value in mine["dataset"] if isinstance(value, str)}:
                 values = {}

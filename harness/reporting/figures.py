@@ -18,7 +18,7 @@ from PIL import Image  # noqa: E402
 
 from harness.errors import UserError  # noqa: E402
 from harness.evaluation.metrics import psnr_y, rgb_to_y  # noqa: E402
-from harness.published.paper import load_paper, table_title  # noqa: E402
+from harness.published.paper import UNITS, TableColumn, load_paper, table_title  # noqa: E402
 from harness.records import TrialRecord, Visual, results_file  # noqa: E402
 from harness.reporting.tables import ReproductionTable  # noqa: E402
 
@@ -54,33 +54,65 @@ def _png(figure: plt.Figure) -> bytes:
     return buffer.getvalue()
 
 
-def ablation_curve(table: ReproductionTable, name: str, title: str, x_label: str) -> Figure | None:
-    """Set5 PSNR against the swept setting (Table 1: MREBs, Table 2: communication weight): absolute on the left,
-    relative to the full model on the right, where a training budget far below the paper's does not hide the shape."""
-    paper_rows = [row for row in table.frame.index if table.rows.loc[row, "status"] != "not in paper"]
-    x = np.array([float(row) for row in paper_rows])
-    psnr = table.frame.loc[paper_rows, "PSNR(Set5)"]
+def table_figure(table: ReproductionTable) -> Figure | None:
+    """The figure the transcription gives `table` (its `figure` entry), drawn as its kind is drawn: an ablation's
+    PSNR against its rows, the other kinds' PSNR against what a method pays (`SIZE_COLUMN`). None where the table
+    has no figure, or an ablation where no record feeds it."""
+    if table.spec.figure is None:
+        return None
+    if table.spec.kind == "ablation":
+        return ablation_curve(table)
+    return tradeoff(table)
+
+
+def _psnr_columns(table: ReproductionTable) -> list[TableColumn]:
+    return [column for column in table.spec.columns if column.column == "psnr_y"]
+
+
+def _row_positions(keys: list[str]) -> np.ndarray:
+    """Where each row sits on the x axis: its number where every row is one (a swept count or weight), else its
+    place in the table."""
+    try:
+        return np.array([float(key) for key in keys])
+    except ValueError:
+        return np.arange(len(keys), dtype=float)
+
+
+def ablation_curve(table: ReproductionTable) -> Figure | None:
+    """PSNR on the table's first PSNR column against the swept setting, one point per row: absolute on the left,
+    relative to the full model on the right, where a training budget far below the paper's does not hide the shape.
+    Rows a spec added (not in the paper) show their reproduced point only."""
+    drawn = table.spec.figure
+    column = _psnr_columns(table)[0]
+    positions = _row_positions([str(row) for row in table.frame.index])
+    order = np.argsort(positions, kind="stable")
+    keys = [table.frame.index[index] for index in order]
+    x = positions[order]
+    psnr = table.frame.loc[keys, column.label]
     if psnr["reproduced"].isna().all():
         return None
-    figure, (absolute, relative) = plt.subplots(1, 2, figsize=(9, 3.4))
-    absolute.plot(x, psnr["paper"], **PAPER_STYLE)
+    printed = psnr["paper"].notna().to_numpy()
     reproduced = psnr["reproduced"].notna().to_numpy()
+    figure, (absolute, relative) = plt.subplots(1, 2, figsize=(9, 3.4))
+    absolute.plot(x[printed], psnr["paper"][printed], **PAPER_STYLE)
     absolute.errorbar(x[reproduced], psnr["reproduced"][reproduced], yerr=psnr["std"][reproduced].fillna(0),
                       capsize=3, linestyle="--", **REPRODUCED_STYLE)
-    absolute.set(xlabel=x_label, ylabel="Set5 PSNR (dB)", title="PSNR")
+    absolute.set(xlabel=drawn.x_label, ylabel=f"{column.dataset} PSNR (dB)", title="PSNR")
     relative.axhline(0, color="0.8", linewidth=0.8)
-    relative.plot(x, psnr["paper_delta_ref"], **PAPER_STYLE)
+    relative.plot(x[printed], psnr["paper_delta_ref"][printed], **PAPER_STYLE)
     relative.errorbar(x[reproduced], psnr["delta_ref"][reproduced], yerr=psnr["spread"][reproduced].fillna(0),
                       capsize=3, linestyle="--", **REPRODUCED_STYLE)
-    relative.set(xlabel=x_label, ylabel="Set5 PSNR − full model (dB)",
+    relative.set(xlabel=drawn.x_label, ylabel=f"{column.dataset} PSNR − full model (dB)",
                  title=_text(f"Relative to the full model ({table.spec.reference_row})"))
     absolute.legend(frameon=False)
     for axis in (absolute, relative):
         axis.set_xticks(x)
-        axis.set_xticklabels([_text(table.rows.loc[row, "label"]) for row in paper_rows])
+        axis.set_xticklabels([_text(table.rows.loc[key, "label"]) for key in keys])
+    added = [str(key) for key in keys if table.rows.loc[key, "status"] == "not in paper"]
     caption = ("Grey: the paper. Red: reproduced mean over seeds; error bars are the standard deviation over seeds "
-               "(left) and the seed-to-seed spread of a difference (right).")
-    return Figure(name, title, caption, _png(figure))
+               "(left) and the seed-to-seed spread of a difference (right)."
+               + (f" Rows the paper lacks ({', '.join(added)}): reproduced only." if added else ""))
+    return Figure(drawn.name, f"{drawn.title} ({table.spec.label})", caption, _png(figure))
 
 
 def _pick_dataset(frame, rows, datasets: list[str]) -> str:
@@ -88,45 +120,43 @@ def _pick_dataset(frame, rows, datasets: list[str]) -> str:
     return max(datasets, key=lambda dataset: (counts[dataset], -datasets.index(dataset)))
 
 
-def tradeoff_params(table5: ReproductionTable) -> Figure:
-    """The usual lightweight-SR scatter: PSNR against parameters, one panel per scale; an arrow leads from a method's
-    published point to its reproduced one."""
-    frame, rows = table5.frame, table5.rows
-    scales = sorted({scale for scale, _ in frame.index})
-    dataset = _pick_dataset(frame, list(frame.index), ["Set5", "Set14", "B100", "Urban100"])
-    figure, axes = plt.subplots(1, len(scales), figsize=(4.6 * len(scales), 4.2), squeeze=False)
-    column = f"PSNR({dataset})"
-    notes: list[str] = []
-    for axis, scale in zip(axes[0], scales, strict=True):
-        part = frame.loc[scale]
-        outside = _scatter(axis, part["parameters"], part[column], rows.loc[scale, "label"], scale_params=1000,
-                           unit="K")
-        axis.set(title=f"×{scale}", xlabel=table5.spec.figure.x_label, ylabel=f"{dataset} PSNR (dB)")
-        notes += [f"×{scale} {point}" for point in outside]
-    _figure_legend(figure)
-    drawn = table5.spec.figure
-    return Figure(drawn.name, f"{drawn.title} ({dataset}, {table5.spec.label})",
-                  "Grey dots: the paper's Table 5. Red squares: reproduced, with an arrow from the published point "
-                  "of the same method; hollow where only the parameter count was reproduced. The axes zoom on the "
-                  "lightweight cluster" + (f"; off the axes: {'; '.join(notes)}." if notes else "."), _png(figure))
+# What a method pays, drawn against its PSNR, by the kind of table (the transcription's `kind`); how a caption names
+# a point of which only that size was reproduced (a complexity-only trial).
+SIZE_COLUMN = {"comparison": "params", "complexity": "macs"}
+_SIZE_WORDS = {"params": "the parameter count", "macs": "the MACs (counted for the output size the records state)"}
+_PREFIXES = {1e3: "K", 1e9: "G"}
 
 
-def tradeoff_macs(table6: ReproductionTable) -> Figure:
-    frame, rows = table6.frame, table6.rows
-    datasets = ["Set14", "Urban100"]
-    figure, axes = plt.subplots(1, 2, figsize=(9.2, 4.2), squeeze=False)
+def tradeoff(table: ReproductionTable) -> Figure:
+    """The usual lightweight-SR scatter: PSNR against the table's size column, an arrow leading from a method's
+    published point to its reproduced one. Rows repeated per scale: one panel per scale on the PSNR column the
+    records fill most; otherwise one panel per PSNR column."""
+    spec, frame, rows = table.spec, table.frame, table.rows
+    size = next(column for column in spec.columns if column.column == SIZE_COLUMN[spec.kind])
+    per_unit = UNITS[size.column]
+    datasets = [column.dataset for column in _psnr_columns(table)]
+    if spec.rows_by_scale:
+        dataset = _pick_dataset(frame, list(frame.index), datasets)
+        scales = sorted({scale for scale, _ in frame.index})
+        panels = [(f"×{scale}", frame.loc[scale], rows.loc[scale, "label"], dataset) for scale in scales]
+        title = f"{spec.figure.title} ({dataset}, {spec.label})"
+    else:
+        panels = [(dataset, frame, rows["label"], dataset) for dataset in datasets]
+        title = f"{spec.figure.title} ({spec.label})"
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.2), squeeze=False)
     notes: list[str] = []
-    for axis, dataset in zip(axes[0], datasets, strict=True):
-        outside = _scatter(axis, frame["Flops"], frame[f"PSNR({dataset})"], rows["label"], scale_params=1e9,
-                           unit="G")
-        notes += [f"{dataset} {point}" for point in outside]
-        axis.set(title=dataset, xlabel=table6.spec.figure.x_label, ylabel=f"{dataset} PSNR (dB)")
+    for axis, (name, part, labels, dataset) in zip(axes[0], panels, strict=True):
+        outside = _scatter(axis, part[size.label], part[f"PSNR({dataset})"], labels, scale_params=per_unit,
+                           unit=_PREFIXES[per_unit])
+        axis.set(title=name, xlabel=spec.figure.x_label, ylabel=f"{dataset} PSNR (dB)")
+        notes += [f"{name} {point}" for point in outside]
     _figure_legend(figure)
-    return Figure(table6.spec.figure.name, f"{table6.spec.figure.title} ({table6.spec.label})",
-                  "Grey dots: the paper's Table 6. Red squares: reproduced, with an arrow from the published point; "
-                  "hollow where only MACs were reproduced (complexity-only trials), placed at the paper's PSNR. "
-                  "MACs are counted for the output size the records state. The axes zoom on the cluster"
-                  + (f"; off the axes: {'; '.join(notes)}." if notes else "."), _png(figure))
+    return Figure(spec.figure.name, title,
+                  f"Grey dots: the paper's {spec.label}. Red squares: reproduced, with an arrow from the published "
+                  f"point of the same method; hollow where only {_SIZE_WORDS[size.column]} was reproduced, placed at "
+                  "the paper's PSNR. The axes zoom on the lightweight cluster"
+                  + (f"; off the axes: {'; '.join(notes)}." if notes else "."), _png(figure),
+                  tuple(name for name, *_ in panels))
 
 
 def _outliers(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -258,7 +288,7 @@ def curve_panels(records: list[TrialRecord]) -> dict[str, list[tuple[str, TrialR
 
 def training_curves(records: list[TrialRecord]) -> Figure | None:
     """The loss curves, one panel per paper table with one labelled line per row (seeds as line styles): a trial
-    feeding several tables (the full model of Tables 1-4) appears in each."""
+    feeding several tables (the full model of every ablation table) appears in each."""
     curves = [record for record in records if record.training and record.training.curve]
     if not curves:
         return None

@@ -56,19 +56,11 @@ def build_report(results_dir: Path, paper: Paper | None = None) -> Report:
     made: list[figures.Figure] = []
     missing: dict[str, str] = {}
     for table in tables.values():
-        drawn = table.spec.figure
-        if drawn is None:
-            continue
-        if table.spec.kind == "ablation":
-            figure = figures.ablation_curve(table, drawn.name, f"{drawn.title} ({table.spec.label})", drawn.x_label)
-            if figure is None:
-                missing[f"{drawn.title} ({table.spec.label})"] = f"no record feeds {table.spec.label}"
-            else:
-                made.append(figure)
-        elif table.spec.kind == "comparison":
-            made.append(figures.tradeoff_params(table))
-        else:
-            made.append(figures.tradeoff_macs(table))
+        figure = figures.table_figure(table)
+        if figure is not None:
+            made.append(figure)
+        elif table.spec.figure is not None:
+            missing[f"{table.spec.figure.title} ({table.spec.label})"] = f"no record feeds {table.spec.label}"
     curves = figures.training_curves(records)
     if curves is None:
         missing["Training curves"] = "no record carries a training curve (evaluation-only trials)"

@@ -1,17 +1,26 @@
-"""Readers for weights released in formats other than PyTorch's: MATLAB `.mat` (SRCNN, MatConvNet's VDSR) and Caffe
-`.caffemodel` (IDN). Each returns a state dict of the registry model; nothing is unpickled and no Caffe or MATLAB is
-needed.
+"""The readers of weights files, one per format: `READERS` maps each format name the registry may give a release
+(`Released.format`, harness/registry.py) to the function that reads such a file into a state dict of the registry's
+model. Which reader reads a file is the registry's word (`registry.weights_format`), never the file's suffix.
 
-- `.mat`: `scipy.io.loadmat`. MATLAB stores arrays column-major, and loadmat returns them indexed as MATLAB indexes
-  them, so `a[i, j]` of numpy is `a(i+1, j+1)` of MATLAB; reshapes that MATLAB did column-major use `order="F"`.
-- `.caffemodel`: a binary protobuf `NetParameter`, read by the small wire-format decoder below (field numbers from
-  Caffe's `caffe.proto`). Only layer names, types, blobs and the convolution parameters are read.
+- `pth`: a PyTorch state dict, what the harness's own training writes and what IMDN and EFDN released. Read with
+  `torch.load(weights_only=True)`: tensors and plain containers only, so a file carrying a pickled callable is
+  refused and never executed.
+- `srcnn-mat`, `matconvnet`: MATLAB `.mat` files (SRCNN; MatConvNet's VDSR), read by `scipy.io.loadmat`. MATLAB
+  stores arrays column-major, and loadmat returns them indexed as MATLAB indexes them, so `a[i, j]` of numpy is
+  `a(i+1, j+1)` of MATLAB; reshapes that MATLAB did column-major use `order="F"`.
+- `caffemodel`: a binary protobuf `NetParameter` (IDN), read by the small wire-format decoder below (field numbers
+  from Caffe's `caffe.proto`). Only layer names, types, blobs and the convolution parameters are read.
+
+Nothing is unpickled and no Caffe or MATLAB is needed. Every problem with a file is one `UserError` line.
 """
 
+import pickle
 import re
 import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -19,7 +28,8 @@ from torch import Tensor
 
 from harness.errors import UserError
 
-FORMATS = {".mat", ".caffemodel"}  # read here; anything else is a PyTorch file (harness/evaluation/weights.py)
+# (path, scale) -> state dict. The scale is for files that hold the same tensors at every scale (their name says it).
+Reader = Callable[[Path, int], dict[str, Tensor]]
 
 
 # --- protobuf wire format --------------------------------------------------------------------------------------------
@@ -215,32 +225,60 @@ def idn_state_dict(layers: list[CaffeLayer], *, scale: int, path: Path) -> dict[
     return state
 
 
-def read_released(path: Path, *, scale: int) -> dict[str, Tensor]:
-    """The state dict in a `.mat` or `.caffemodel` file; a file of the wrong kind or scale is a UserError."""
+def _existing(path: Path) -> Path:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"weights file {path} not found")
-    check_scale_in_name(path, scale)
-    if path.suffix == ".mat":
-        import scipy.io
+    return path
 
-        try:
-            mat = scipy.io.loadmat(path)
-        except Exception as error:  # scipy raises ValueError, TypeError, MatReadError... on damaged files
-            raise UserError(f"weights file {path} is corrupt or not a MATLAB file ({error})") from error
-        if "weights_conv1" in mat:
-            return srcnn_state_dict(mat)
-        if "model" in mat:
-            return matconvnet_vdsr_state_dict(mat)
-        raise UserError(f"weights file {path} is a MATLAB file with neither SRCNN's weights_conv1..3 nor "
-                        "MatConvNet's model.weight/model.bias")
-    if path.suffix == ".caffemodel":
-        try:
-            _, layers = read_caffemodel(path)
-        except (WireError, ValueError, UnicodeDecodeError) as error:
-            raise UserError(f"weights file {path} is corrupt or not a Caffe model ({error})") from error
-        return idn_state_dict(layers, scale=scale, path=path)
-    raise UserError(f"weights file {path}: unknown format {path.suffix!r}")
+
+def _read_mat(path: Path, scale: int, format: str) -> dict:
+    path = _existing(path)
+    check_scale_in_name(path, scale)
+    import scipy.io  # only where a MATLAB file is read
+
+    try:
+        return scipy.io.loadmat(path)
+    except Exception as error:  # scipy raises ValueError, TypeError, MatReadError... on damaged files
+        raise UserError(f"weights file {path} is corrupt or not a MATLAB file ({_first_line(str(error))}; read as "
+                        f"{format})") from error
+
+
+def _converted(path: Path, format: str, convert: Callable[[dict], dict[str, Tensor]], mat: dict) -> dict[str, Tensor]:
+    """`convert(mat)`, with a file whose arrays are not laid out as the format's are as one line."""
+    try:
+        return convert(mat)
+    except (KeyError, IndexError, ValueError, TypeError) as error:
+        raise UserError(f"weights file {path} does not hold the {format} layout ({type(error).__name__}: "
+                        f"{_first_line(str(error))})") from error
+
+
+def read_srcnn_mat(path: Path, scale: int) -> dict[str, Tensor]:
+    """SRCNN's released `.mat` (format `srcnn-mat`)."""
+    mat = _read_mat(path, scale, "srcnn-mat")
+    if "weights_conv1" not in mat:
+        raise UserError(f"weights file {path} is a MATLAB file without SRCNN's weights_conv1..3 (read as srcnn-mat)")
+    return _converted(path, "srcnn-mat", srcnn_state_dict, mat)
+
+
+def read_matconvnet(path: Path, scale: int) -> dict[str, Tensor]:
+    """A MatConvNet `.mat` holding `model.weight` and `model.bias` (VDSR's official file; format `matconvnet`)."""
+    mat = _read_mat(path, scale, "matconvnet")
+    if "model" not in mat:
+        raise UserError(f"weights file {path} is a MATLAB file without MatConvNet's model.weight/model.bias (read "
+                        "as matconvnet)")
+    return _converted(path, "matconvnet", matconvnet_vdsr_state_dict, mat)
+
+
+def read_idn_caffemodel(path: Path, scale: int) -> dict[str, Tensor]:
+    """IDN's released `.caffemodel` (format `caffemodel`)."""
+    path = _existing(path)
+    check_scale_in_name(path, scale)
+    try:
+        _, layers = read_caffemodel(path)
+    except (WireError, ValueError, UnicodeDecodeError) as error:
+        raise UserError(f"weights file {path} is corrupt or not a Caffe model ({error}; read as caffemodel)") from error
+    return idn_state_dict(layers, scale=scale, path=path)
 
 
 def check_scale_in_name(path: Path, scale: int) -> None:
@@ -249,3 +287,83 @@ def check_scale_in_name(path: Path, scale: int) -> None:
     match = re.search(r"(?:^|[_\-.])x(\d)(?:[_\-.]|$)", path.name, flags=re.IGNORECASE)
     if match and int(match.group(1)) != scale:
         raise UserError(f"weights {path.name} are for x{match.group(1)} (by their name), not x{scale}")
+
+
+# --- PyTorch state dicts ---------------------------------------------------------------------------------------------
+
+NESTING_KEYS = ("state_dict", "params", "model")  # wrappers used by common training code around the state dict
+DATA_PARALLEL_PREFIX = "module."  # left by nn.DataParallel / DistributedDataParallel
+# How torch's weights-only unpickler words a refused object (a global, class or call outside its allow-list), as
+# opposed to a damaged stream ("Unsupported operand").
+_REFUSAL_WORDS = ("global", "class", "reduce", "function")
+_PREAMBLES = ("Weights only load failed", "(1)", "(2)", "Please file an issue", "Check the documentation")
+
+
+def load_state_dict_file(path: Path) -> dict[str, Tensor]:
+    """The state dict in `path`, unwrapped from a "state_dict"/"params"/"model" key and without "module." prefixes."""
+    path = _existing(path)
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        detail = _unpickler_detail(str(error))
+        if any(word in detail.lower() for word in _REFUSAL_WORDS):
+            raise UserError(f"weights file {path} refused: it holds pickled objects other than tensors, which are "
+                            f"never loaded ({detail})") from error
+        raise UserError(f"weights file {path} is corrupt or not a PyTorch file ({detail})") from error
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
+        raise UserError(f"weights file {path} is corrupt or not a PyTorch file ({_first_line(str(error))})") from error
+    state = loaded
+    while isinstance(state, dict) and not _is_tensor_dict(state):
+        wrapped = [key for key in NESTING_KEYS if isinstance(state.get(key), dict)]
+        if not wrapped:
+            break
+        state = state[wrapped[0]]
+    if not _is_tensor_dict(state):
+        raise UserError(f"weights file {path} holds no state dict (a mapping of names to tensors, possibly under "
+                        f"one of {', '.join(NESTING_KEYS)})")
+    stripped: dict[str, Tensor] = {}
+    for key, tensor in state.items():
+        name = _strip_prefix(key)
+        if name in stripped:  # "module.x" beside "x": which one the authors meant is not ours to guess
+            raise UserError(f"weights file {path} holds {name!r} twice (with and without a 'module.' prefix)")
+        stripped[name] = tensor
+    return stripped
+
+
+def read_pth(path: Path, scale: int) -> dict[str, Tensor]:
+    """A PyTorch state dict (format `pth`); its tensors' shapes say the scale, checked against the model."""
+    return load_state_dict_file(path)
+
+
+def _is_tensor_dict(value: object) -> bool:
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(key, str) and isinstance(tensor, Tensor) for key, tensor in value.items())
+
+
+def _strip_prefix(key: str) -> str:
+    return key[len(DATA_PARALLEL_PREFIX):] if key.startswith(DATA_PARALLEL_PREFIX) else key
+
+
+def _unpickler_detail(message: str) -> str:
+    """The specific sentence of a weights-only unpickling error, without torch's generic preamble and advice."""
+    for line in message.splitlines():
+        line = line.split("WeightsUnpickler error:")[-1].strip()
+        if line and not line.startswith(_PREAMBLES):
+            return line.split(". ")[0].rstrip(".")
+    return _first_line(message)
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else "no details"
+
+
+# --- the table the registry names formats from ---------------------------------------------------------------------
+
+CHECKPOINT_FORMAT = "pth"  # what the harness's training writes (final.pt): read so unless the registry says otherwise
+READERS: dict[str, Reader] = {
+    CHECKPOINT_FORMAT: read_pth,
+    "srcnn-mat": read_srcnn_mat,
+    "matconvnet": read_matconvnet,
+    "caffemodel": read_idn_caffemodel,
+}
