@@ -20,8 +20,6 @@ from harness.errors import UserError
 from harness.results_layout import ResultsLayout
 
 SCHEMA_VERSION = 1
-# The records folder's name, for harness/commands/run.py until it uses ResultsLayout itself (issue 17).
-TRIALS_DIR = ResultsLayout(Path()).trials.name
 TRIAL_ID_LENGTH = 12
 
 

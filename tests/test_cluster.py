@@ -19,6 +19,7 @@ from cluster import Cluster, unshare_problem
 from harness import records
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
+from harness.results_layout import ResultsLayout
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCACB = REPO_ROOT / "ablations" / "scacb.yaml"
@@ -72,7 +73,7 @@ def local_records(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> 
     done = run([str(SCACB), "--profile", "smoke", "--data-root", str(data_root), "--results", str(results)],
                None, timeout=600)
     assert done.returncode == 0, done.stdout
-    return {path.stem: json.loads(path.read_text()) for path in (results / records.TRIALS_DIR).glob("*.json")}
+    return {path.stem: json.loads(path.read_text()) for path in ResultsLayout(results).trials.glob("*.json")}
 
 
 def test_no_node_can_fit_a_trial_is_one_clear_error(cluster: Cluster, driver_dir: Path, data_root: Path) -> None:
@@ -89,7 +90,7 @@ def test_no_node_can_fit_a_trial_is_one_clear_error(cluster: Cluster, driver_dir
         assert "Traceback" not in done.stdout
         assert seconds < 30, f"took {seconds:.0f} s"
         print(f"{' '.join(extra)}: exit 2 in {seconds:.1f} s: {errors[0]}")
-    assert not (driver_dir / "never" / records.TRIALS_DIR).exists()
+    assert not ResultsLayout(driver_dir / "never").trials.exists()
 
 
 def test_grid_runs_on_a_cluster_that_shares_nothing(cluster: Cluster, driver_dir: Path, data_root: Path,
@@ -101,10 +102,10 @@ def test_grid_runs_on_a_cluster_that_shares_nothing(cluster: Cluster, driver_dir
     done = run(argv, cluster, timeout=600)
     assert done.returncode == 0, done.stdout
     assert "4 trials finished, 0 failed" in done.stdout
-    print(f"cluster run: {len(list((results / records.TRIALS_DIR).glob('*.json')))} records in "
+    print(f"cluster run: {len(list(ResultsLayout(results).trials.glob('*.json')))} records in "
           f"{time.monotonic() - started:.0f} s")
     assert "no --storage given" in done.stdout  # said once: checkpoints stay on the worker's own disk
-    found = {path.stem: json.loads(path.read_text()) for path in (results / records.TRIALS_DIR).glob("*.json")}
+    found = {path.stem: json.loads(path.read_text()) for path in ResultsLayout(results).trials.glob("*.json")}
     assert sorted(found) == sorted(local_records)
     for trial_id, record in found.items():
         assert record["metrics"] == local_records[trial_id]["metrics"], trial_id

@@ -29,14 +29,12 @@ from tiny_grid import tiny_spec
 
 from harness import atomic, records
 from harness.errors import UserError
-from harness.experiment import scheduler
+from harness.experiment.grid_policy import Attempt, GridPolicy, Sinks, TaskError
+from harness.experiment.grid_sinks import standard_sinks
 from harness.experiment.environment import environment
 from harness.experiment.lock import ResultsLock
-from harness.experiment.run_state import RunState
-from harness.experiment.scheduler import SchedulerOptions
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
-from harness.experiment.trial_logs import TrialLogs
 from harness.experiment.trial_records import build_record
 from harness.records import Visual
 from harness.results_layout import ResultsLayout
@@ -280,36 +278,33 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
 
 # 4. Bad input inside a trial is not retried; crashes are.
 
-def bare_driver(tmp_path: Path, retries: int, trials: list) -> scheduler._Driver:
-    """A _Driver without Ray: only what deciding about a failed attempt needs (and the logs and run state it
-    keeps, as a real driver does)."""
-    driver = object.__new__(scheduler._Driver)
-    driver.settings = RunSettings("smoke", tmp_path)
-    driver.options = SchedulerOptions(retries=retries)
-    driver.queue = scheduler.deque()
-    driver.failures = []
-    driver.logs = TrialLogs(tmp_path)
-    driver.state = RunState(tmp_path, "spec.yaml", trials)
-    driver.bar = type("Bar", (), {"update": lambda self, n: None, "write": lambda self, line, file: None})()
-    return driver
+def settle(tmp_path: Path, retries: int, trial, attempt: int, error: BaseException) -> tuple[GridPolicy, bool]:
+    """Decide about one failed attempt, as a run does, telling the run's own sinks (records, logs, run state)."""
+    policy = GridPolicy([], retries=retries)
+    sinks = Sinks(standard_sinks(tmp_path, profile="smoke", spec="spec.yaml"))
+    sinks.started([trial], "1 at a time")
+    failure, retrying = policy.failed(Attempt(trial, attempt, fresh=False), TaskError(error, str(error), "trace"))
+    sinks.failed(failure, retrying=retrying)
+    sinks.close()
+    return policy, retrying
 
 
 def test_bad_input_in_a_trial_fails_once_and_a_crash_is_retried(tmp_path: Path) -> None:
     trial = resolve_trials(load_spec(bicubic_spec(tmp_path)), RunSettings("smoke", tmp_path))[0]
-    driver = bare_driver(tmp_path, retries=2, trials=[trial])
-    driver._failed(trial, 1, UserError("weights IMDN_x4.pth do not fit imdn at x3"))
-    assert not driver.queue and len(driver.failures) == 1
-    assert driver.failures[0].bad_input and driver.failures[0].attempts == 1
-    assert driver.failures[0].error == "weights IMDN_x4.pth do not fit imdn at x3"
-    assert not (tmp_path / scheduler.FAILURES_DIR).exists()  # no traceback file for bad input
-    assert driver.state.data["trials"][trial.trial_id]["state"] == "failed"  # what `status` shows
+    layout = ResultsLayout(tmp_path)
+    policy, retrying = settle(tmp_path, 2, trial, 1, UserError("weights IMDN_x4.pth do not fit imdn at x3"))
+    assert not retrying and not policy.queue and len(policy.failures) == 1
+    assert policy.failures[0].bad_input and policy.failures[0].attempts == 1
+    assert policy.failures[0].error == "weights IMDN_x4.pth do not fit imdn at x3"
+    assert not layout.failures.exists()  # no traceback file for bad input
+    assert json.loads(layout.run_state.read_text())["trials"][trial.trial_id]["state"] == "failed"  # for `status`
 
-    driver = bare_driver(tmp_path, retries=2, trials=[trial])
-    driver._failed(trial, 1, RuntimeError("worker died"))
-    assert list(driver.queue) == [(trial, 2)] and not driver.failures
-    driver._failed(trial, 3, MemoryError("out of memory"))  # the last attempt allowed
-    assert list(driver.queue) == [(trial, 2)], "queued again after its last attempt"
-    assert len(driver.failures) == 1 and not driver.failures[0].bad_input and driver.failures[0].attempts == 3
+    policy, retrying = settle(tmp_path, 2, trial, 1, RuntimeError("worker died"))
+    assert retrying and [(attempt.trial, attempt.number) for attempt in policy.queue] == [(trial, 2)]
+    assert not policy.failures and layout.failure(trial.trial_id).is_file()
+    policy, retrying = settle(tmp_path, 2, trial, 3, MemoryError("out of memory"))  # the last attempt allowed
+    assert not retrying and not policy.queue, "queued again after its last attempt"
+    assert len(policy.failures) == 1 and not policy.failures[0].bad_input and policy.failures[0].attempts == 3
 
 
 # 6. SIGTERM.

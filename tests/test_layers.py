@@ -41,8 +41,6 @@ RESULTS_LAYOUT_HOME = "harness/results_layout.py"
 RESULTS_FOLDERS = {"trials", "visuals", "failures", "logs", "tensorboard", "checkpoints", "cache", "report"}
 RESULTS_FILES = {"run_state.json", "run.lock"}
 # Being rewritten around ResultsLayout by the grid's part of issue 17; empty this set when that lands.
-AWAITING_RESULTS_LAYOUT = {"harness/experiment/scheduler.py", "harness/commands/run.py", "harness/commands/status.py",
-                           "harness/experiment/run_state.py", "harness/experiment/trial_logs.py"}
 
 
 # --- reading the source ---------------------------------------------------------------------------------------------
@@ -199,7 +197,7 @@ def misplaced_facts(sources: dict[str, str]) -> list[str]:
     wrong = []
     for name, text in sorted(sources.items()):
         for fact in sorted(literal_facts(ast.parse(text))):
-            if homes[fact] != name and not (fact == "results layout" and name in AWAITING_RESULTS_LAYOUT):
+            if homes[fact] != name:
                 wrong.append(f"{name}: {fact}")
     return wrong
 

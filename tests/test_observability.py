@@ -17,11 +17,12 @@ from tiny_grid import tiny_spec
 
 from harness.data.training import bundled_training_data
 from harness.experiment import trial_events
-from harness.experiment.scheduler import _one_line
+from harness.experiment.ray_executor import one_line
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
 from harness.experiment.trial_events import TrialEvent
-from harness.experiment.trial_logs import TrialLogs, log_path, tensorboard_dir
+from harness.experiment.trial_logs import TrialLogs
+from harness.results_layout import ResultsLayout
 from harness.training.loop import train
 from harness.training.profiles import training_settings
 
@@ -53,11 +54,11 @@ def test_driver_writes_log_lines_and_tensorboard_scalars(tmp_path: Path) -> None
     logs.write("abc", events)
     logs.note("abc", "done")
     logs.close("abc")
-    lines = log_path(tmp_path, "abc").read_text().splitlines()
+    lines = ResultsLayout(tmp_path).log("abc").read_text().splitlines()
     assert [line.split("  ", 1)[1] for line in lines] == [
         "starting", "iteration 10/30 loss 0.250000 lr 0.0005 3.50 it/s",
         "iteration 20/30 loss 0.125000 lr 0.00025 4.00 it/s", "[driver] done"]
-    scalars = read_scalars(tensorboard_dir(tmp_path, "abc"))
+    scalars = read_scalars(ResultsLayout(tmp_path).tensorboard / "abc")
     assert scalars[trial_events.LOSS] == [(10, 0.25), (20, 0.125)]
     assert scalars[trial_events.LEARNING_RATE] == [(10, pytest.approx(5e-4)), (20, pytest.approx(2.5e-4))]
     assert scalars[trial_events.SPEED] == [(10, 3.5), (20, 4.0)]
@@ -93,8 +94,8 @@ def test_training_points_carry_the_optimizers_rate_and_resumption_names_the_chec
 def test_a_failure_line_drops_rays_advice_about_its_own_logs() -> None:
     error = RuntimeError("The worker died unexpectedly while executing this task. Check python-core-worker-*.log "
                          "files for more information.")
-    assert _one_line(error) == "RuntimeError: The worker died unexpectedly while executing this task."
-    assert "raylet.out" not in _one_line(RuntimeError("A worker died. Check raylet.out for more information."))
+    assert one_line(error) == "RuntimeError: The worker died unexpectedly while executing this task."
+    assert "raylet.out" not in one_line(RuntimeError("A worker died. Check raylet.out for more information."))
 
 
 def status(results: Path) -> str:
@@ -117,7 +118,7 @@ def test_status_from_another_terminal_during_a_running_grid(tmp_path: Path) -> N
     try:
         deadline = time.monotonic() + 300
         while driver.poll() is None and time.monotonic() < deadline and seen_running is None:
-            if (results / "run_state.json").exists():
+            if ResultsLayout(results).run_state.exists():
                 shown = status(results)
                 if "iteration " in shown and "running: 1" in shown:
                     seen_running = shown
@@ -131,18 +132,18 @@ def test_status_from_another_terminal_during_a_running_grid(tmp_path: Path) -> N
     assert seen_running is not None, "status never showed a running trial with its iteration"
     running = next(line for line in seen_running.splitlines() if "iteration " in line)
     assert "loss " in running and "ETA " in running or "evaluating" in running
-    assert str(results / "logs") in running  # names its log
+    assert str(ResultsLayout(results).logs) in running  # names its log
     assert seen_waiting is not None and "not started: 1" in seen_waiting
 
     final = status(results)
     assert "done: 2" in final and "running: 0" in final and "failed: 0" in final
     for trial in trials:
         assert trial.trial_id in final
-        log = log_path(results, trial.trial_id).read_text()
+        log = ResultsLayout(results).log(trial.trial_id).read_text()
         assert f"iteration {trial.config.train.iterations}/{trial.config.train.iterations}" in log
         assert "[driver] done" in log and "eval bundled: PSNR-Y" in log
-        record = json.loads((results / "trials" / f"{trial.trial_id}.json").read_text())
-        scalars = read_scalars(tensorboard_dir(results, trial.trial_id))
+        record = json.loads(ResultsLayout(results).record(trial.trial_id).read_text())
+        scalars = read_scalars(ResultsLayout(results).tensorboard / trial.trial_id)
         # The TensorBoard loss curve is the record's curve, point for point.
         assert scalars[trial_events.LOSS] == [(step, pytest.approx(loss, rel=1e-6))
                                               for step, loss in record["training"]["curve"]]

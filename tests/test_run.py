@@ -1,5 +1,7 @@
 """run_trial and the run command: determinism, records, skipping done trials, visuals, resume after SIGKILL."""
 
+import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -15,16 +17,15 @@ import torch
 from processes import processes_in_group
 from tiny_grid import tiny_spec
 
-from harness import cli, records
-from harness.commands import run as run_command
+from harness import api, cli, records
 from harness.data.images import crop_to_multiple
 from harness.evaluation.visuals import choose_box
 from harness.experiment.environment import environment
-from harness.experiment.run_trial import run_trial
-from harness.experiment.scheduler import GridOutcome
+from harness.experiment.run_trial import TrialResult, run_trial
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
 from harness.experiment.trial_records import build_record
+from harness.results_layout import ResultsLayout
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # MREN at a fraction of its width: a smoke trial of it takes seconds on one CPU core.
@@ -43,7 +44,7 @@ def test_two_smoke_runs_with_the_same_seed_give_identical_metrics(tmp_path: Path
     for run in ("first", "second"):
         settings = RunSettings("smoke", tmp_path / run)
         result = run_trial(trial, settings, device="cpu")
-        assert not (tmp_path / run / records.TRIALS_DIR).exists()  # run_trial writes no record: its caller does
+        assert not ResultsLayout(tmp_path / run).trials.exists()  # run_trial writes no record: its caller does
         outcomes.append(json.loads(result.write(settings.results_dir).read_text()))
     first, second = outcomes
     assert first["metrics"] == second["metrics"]
@@ -82,31 +83,90 @@ def fake_records(results: Path, spec: Path) -> list:
     return trials
 
 
+class RecordingExecutor:
+    """Stands in for Ray: each attempt finishes at once with an empty record of its trial."""
+
+    how = "1 at a time (no Ray)"
+    notes: list[str] = []
+    capacity = 1
+
+    def __init__(self) -> None:
+        self.asked: list = []
+
+    def submit(self, attempt):
+        self.asked.append(attempt.trial)
+        return len(self.asked) - 1
+
+    def wait(self, handles, timeout):
+        return list(handles)
+
+    def outcome(self, handle):
+        trial = self.asked[handle]
+        record = build_record(trial, metrics={}, params=0, macs=0, macs_input={}, macs_unsupported={}, training=None,
+                              visuals={}, environment=environment(torch.device("cpu")), seconds=0.0)
+        return TrialResult(trial.trial_id, record, {}, 0.0, "no scores")
+
+    def statuses(self):
+        return {}
+
+    def take_events(self):
+        return {}
+
+    def cancel(self, handles):
+        raise AssertionError("nothing is cancelled")
+
+
 def test_done_trials_are_skipped_without_ray_and_gain_new_feeds(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     results = tmp_path / "results"
     ablations = REPO_ROOT / "ablations"
     scacb = fake_records(results, ablations / "scacb.yaml")
-    asked = []
+    executor = RecordingExecutor()
+    opened = []
 
-    def fake_run_grid(trials, settings, options, spec=None):
-        asked.extend(trials)
-        return GridOutcome((), (), 0.0)
+    @contextlib.contextmanager
+    def no_ray(settings, cluster):
+        opened.append(cluster)
+        yield executor
 
-    monkeypatch.setattr(run_command, "run_grid", fake_run_grid)
+    monkeypatch.setattr(api, "open_ray_executor", no_ray)
     code = cli.main(["run", str(ablations / "scacb.yaml"), "--profile", "smoke", "--results", str(results)])
     out = capsys.readouterr().out
-    assert code == 0 and not asked
+    assert code == 0 and not opened and not executor.asked
     assert "nothing to run: all 4 trials are done" in out
 
     code = cli.main(["run", str(ablations / "dracb.yaml"), "--profile", "smoke", "--results", str(results)])
     out = capsys.readouterr().out
-    assert code == 0
+    assert code == 0 and len(opened) == 1
     base = next(trial for trial in scacb if trial.feeds[0].row == "SCACB")
-    assert len(asked) == 3 and base.trial_id not in {trial.trial_id for trial in asked}
-    record = json.loads(records.record_path(results, base.trial_id).read_text())
+    assert len(executor.asked) == 3 and base.trial_id not in {trial.trial_id for trial in executor.asked}
+    record = json.loads(ResultsLayout(results).record(base.trial_id).read_text())
     assert record["feeds"] == [{"table": "table3", "row": "SCACB"}, {"table": "table4", "row": "DRACB"}]
     assert "added this spec's table rows to 1 existing record" in out
+    assert "3 trials finished, 0 failed" in out
+    for trial in executor.asked:  # written by the run's sinks, and named in the run state and the trial's log
+        assert ResultsLayout(results).record(trial.trial_id).is_file()
+        assert "[driver] done: no scores" in ResultsLayout(results).log(trial.trial_id).read_text()
+    state = json.loads(ResultsLayout(results).run_state.read_text())
+    assert {entry["state"] for entry in state["trials"].values()} == {"done"} and state["finished_at"]
+
+
+def test_the_library_entry_point_returns_what_it_ran_and_skipped(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    recorded = {trial.feeds[0].row: trial for trial in fake_records(results, REPO_ROOT / "ablations" / "scacb.yaml")}
+    ResultsLayout(results).record(recorded["OSA"].trial_id).unlink()
+    executor = RecordingExecutor()
+    monkeypatch.setattr(api, "open_ray_executor", lambda settings, cluster: contextlib.nullcontext(executor))
+    spec = [trial for trial in load_spec(REPO_ROOT / "ablations" / "scacb.yaml") if trial.feed.row in ("SCACB", "OSA")]
+    settings = RunSettings("smoke", results)
+    result = api.run_grid(spec, settings, sinks=[])
+    assert [trial.trial_id for trial in result.skipped] == [recorded["SCACB"].trial_id]
+    assert [record.trial_id for record in result.finished] == [recorded["OSA"].trial_id]
+    assert [trial.trial_id for trial in executor.asked] == [recorded["OSA"].trial_id] and not result.failures and not result.bad_input and result.wall_seconds > 0
+    assert not ResultsLayout(results).record(result.finished[0].trial_id).exists()  # no sinks: nothing kept
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.finished = ()
 
 
 def listening_addresses(pids: list[int]) -> list[str]:
@@ -157,7 +217,7 @@ def test_sigkill_mid_trial_then_rerun_finishes_and_resumes(tmp_path: Path) -> No
         assert "2 trials finished, 0 failed" in output
         trials = resolve_trials(load_spec(spec), RunSettings("smoke", results))
         for trial in trials:
-            record = json.loads(records.record_path(results, trial.trial_id).read_text())
+            record = json.loads(ResultsLayout(results).record(trial.trial_id).read_text())
             if trial.trial_id in checkpointed:  # resumed from one of its checkpoints
                 resumed = record["training"]["resumed_from_iteration"]
                 assert resumed is not None and resumed % trial.config.train.checkpoint_every == 0

@@ -1,4 +1,5 @@
-"""The Ray glue: resources, a failing trial retried and reported while the others go on, Ctrl-C, no leftovers."""
+"""The Ray executor: resources, a trial with bad input reported while the others go on, Ctrl-C, no leftovers (the
+policy alone, without Ray: tests/test_grid_policy.py)."""
 
 import os
 import signal
@@ -12,38 +13,39 @@ import pytest
 from processes import processes_in_group
 
 from harness.errors import UserError
-from harness.experiment import ray_session, scheduler
-from harness.experiment.scheduler import SchedulerOptions, trial_resources
+from harness.experiment import ray_executor, ray_session
+from harness.experiment.ray_executor import ClusterOptions, trial_resources
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
 from harness.experiment.trial_records import is_done
+from harness.results_layout import ResultsLayout
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_a_trial_asks_for_a_gpu_when_there_are_gpus() -> None:
-    assert trial_resources(SchedulerOptions(cpus_per_trial=2), cluster_gpus=0) == {"num_cpus": 2, "num_gpus": 0}
-    assert trial_resources(SchedulerOptions(), cluster_gpus=1) == {"num_cpus": 1, "num_gpus": 1}
-    assert trial_resources(SchedulerOptions(gpus_per_trial=0.25), cluster_gpus=1)["num_gpus"] == 0.25
+    assert trial_resources(ClusterOptions(cpus_per_trial=2), cluster_gpus=0) == {"num_cpus": 2, "num_gpus": 0}
+    assert trial_resources(ClusterOptions(), cluster_gpus=1) == {"num_cpus": 1, "num_gpus": 1}
+    assert trial_resources(ClusterOptions(gpus_per_trial=0.25), cluster_gpus=1)["num_gpus"] == 0.25
 
 
 def test_capacity_counts_trials_that_fit_at_once() -> None:
-    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 0}, [{"CPU": 2.0}]) == 2
-    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 0.25}, [{"CPU": 16.0, "GPU": 1.0}]) == 4
-    assert scheduler._capacity({"num_cpus": 1, "num_gpus": 1}, [{"CPU": 16.0, "GPU": 2.0}]) == 2
-    assert scheduler._capacity({"num_cpus": 0.5, "num_gpus": 0.1}, [{"CPU": 1.0, "GPU": 0.3}]) == 2
+    assert ray_executor._capacity({"num_cpus": 1, "num_gpus": 0}, [{"CPU": 2.0}]) == 2
+    assert ray_executor._capacity({"num_cpus": 1, "num_gpus": 0.25}, [{"CPU": 16.0, "GPU": 1.0}]) == 4
+    assert ray_executor._capacity({"num_cpus": 1, "num_gpus": 1}, [{"CPU": 16.0, "GPU": 2.0}]) == 2
+    assert ray_executor._capacity({"num_cpus": 0.5, "num_gpus": 0.1}, [{"CPU": 1.0, "GPU": 0.3}]) == 2
     with pytest.raises(UserError, match="asks for 4 CPU"):
-        scheduler._capacity({"num_cpus": 4, "num_gpus": 0}, [{"CPU": 2.0}])
+        ray_executor._capacity({"num_cpus": 4, "num_gpus": 0}, [{"CPU": 2.0}])
 
 
 def test_capacity_is_counted_node_by_node() -> None:
     """Two nodes of 3 CPUs hold two 2-CPU trials, not three; a 4-CPU trial fits on neither."""
     nodes = [{"CPU": 0.0}, {"CPU": 3.0}, {"CPU": 3.0}]
-    assert scheduler._capacity({"num_cpus": 2, "num_gpus": 0}, nodes) == 2
+    assert ray_executor._capacity({"num_cpus": 2, "num_gpus": 0}, nodes) == 2
     with pytest.raises(UserError, match="no node of the Ray cluster can ever fit it"):
-        scheduler._capacity({"num_cpus": 4, "num_gpus": 0}, nodes)
+        ray_executor._capacity({"num_cpus": 4, "num_gpus": 0}, nodes)
     with pytest.raises(UserError, match="at most 3 CPU and 0 GPU on one node"):
-        scheduler._capacity({"num_cpus": 1, "num_gpus": 1}, nodes)
+        ray_executor._capacity({"num_cpus": 1, "num_gpus": 1}, nodes)
 
 
 def test_ray_folders_of_dead_drivers_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,7 +104,7 @@ def test_a_trial_with_bad_input_fails_once_with_one_line_and_the_others_finish(t
     assert "Traceback" not in output
     assert "1 trial finished, 1 failed" in output
     assert is_done(results, bicubic) and not is_done(results, imdn)
-    assert not (results / scheduler.FAILURES_DIR).exists()
+    assert not ResultsLayout(results).failures.exists()
     assert_no_processes_left(group)
 
 
@@ -127,16 +129,16 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
 
 def test_a_worker_without_the_dependencies_fails_the_run_with_one_line() -> None:
     payload = b"cno_such_module_here\nThing\n."  # unpickling imports a module this Python lacks, as torch would be
-    with pytest.raises(scheduler.WorkerEnvironmentError, match="cannot import no_such_module_here: install"):
-        scheduler._trial_task(payload, board=None, node_local=False, fresh=False)
+    with pytest.raises(ray_executor.WorkerEnvironmentError, match="cannot import no_such_module_here: install"):
+        ray_executor._trial_task(payload, board=None, node_local=False, fresh=False)
 
 
 def test_tasks_get_absolute_paths_and_no_results_folder_on_a_cluster(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     settings = RunSettings("smoke", Path("results"), data_root=Path("data"))
-    local = scheduler.task_settings(settings, cluster=False)
+    local = ray_executor.task_settings(settings, cluster=False)
     assert local.storage == str(tmp_path / "results" / "checkpoints")
     assert local.data_cache_dir == tmp_path / "results" / "cache" and local.data_root == tmp_path / "data"
-    remote = scheduler.task_settings(settings, cluster=True)
+    remote = ray_executor.task_settings(settings, cluster=True)
     assert remote.storage is None and remote.cache_dir is None  # chosen on the node: its own disk

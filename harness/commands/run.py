@@ -9,26 +9,27 @@ One run at a time uses a results folder (its lock: harness/experiment/lock.py).
 """
 
 import argparse
-import dataclasses
 import os
 import sys
 from pathlib import Path
 
 import torch
 
-from harness import outputs, plugins, records
+from harness import outputs, plugins
+from harness.api import check_inputs, describe_plan, plan_grid, run_grid
 from harness.commands.options import parse_overrides
 from harness.errors import UserError
 from harness.experiment import storage
-from harness.experiment.lock import ResultsLock
+from harness.experiment.grid_policy import GridPlan
+from harness.experiment.grid_sinks import standard_sinks
 from harness.experiment.overrides import (Overrides, apply_model_overrides, parse_only, parse_seeds, replace_seeds,
                                           select_rows, split_overrides)
+from harness.experiment.ray_executor import ClusterOptions, describe_resources, trial_resources
 from harness.experiment.resources import check_resources
-from harness.experiment.scheduler import FAILURES_DIR, SchedulerOptions, describe_resources, run_grid, trial_resources
 from harness.experiment.spec import SpecTrial, load_spec
-from harness.experiment.trial import RunSettings, Trial, input_problems, resolve_trials
-from harness.experiment.trial_logs import check_wandb, log_path
-from harness.experiment.trial_records import add_feeds, is_done
+from harness.experiment.trial import RunSettings
+from harness.experiment.trial_logs import check_wandb
+from harness.results_layout import ResultsLayout
 from harness.training.profiles import PROFILES
 
 
@@ -84,88 +85,68 @@ def _env_path(variable: str) -> Path | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Check every output location and resource request before anything runs, then hold the results folder's lock
-    for the run (a dry run only reads, and takes no lock)."""
-    options = _scheduler_options(args)
+    """Check the spec, every output location and resource request before anything runs; then run the grid, which
+    holds the results folder's lock for the run (harness/api.py run_grid). A dry run only reads."""
+    if args.retries < 0:
+        raise UserError(f"--retries must be 0 or more, got {args.retries}")
+    cluster = _cluster_options(args)
     plugins.load_plugins(args.plugins)  # before the spec: it may name plugin models
     overrides = split_overrides(parse_overrides(args.overrides))
     if args.results.exists() and not args.results.is_dir():
         raise UserError(f"--results {args.results} is a file, not a folder")
+    settings = RunSettings(profile=args.profile, results_dir=args.results, data_root=args.data_root,
+                           weights_dir=args.weights_dir, storage=_storage(args), train_overrides=overrides.train,
+                           plugins=tuple(args.plugins))
+    if not args.dry_run:
+        _check_outputs(args)
+    spec_trials = _command_line_changes(load_spec(args.spec), args, overrides)
+    plan = plan_grid(spec_trials, settings)
     if args.dry_run:
-        return _run(args, options, overrides)
-    _check_outputs(args)
-    with ResultsLock(args.results, wait=args.wait, on_wait=_say_waiting):
-        return _run(args, options, overrides)
+        print(describe_plan(plan, str(args.spec), args.profile))
+        _say_overrides(args)
+        _print_listing(plan, cluster)
+        for problem in plan.problems:
+            print(f"problem: {problem}")
+        return 2 if plan.problems else 0
+    if args.wandb is not None:
+        check_wandb()
+    check_inputs(plan, cluster=args.address is not None)
+    _say_overrides(args)
+    sinks = standard_sinks(args.results, profile=args.profile, spec=str(args.spec), wandb_project=args.wandb,
+                           show_nodes=args.address is not None)
+    result = run_grid(spec_trials, settings, cluster=cluster, retries=args.retries, force=args.force, sinks=sinks,
+                      wait=args.wait, name=str(args.spec))
+    if not result.finished and not result.failures:
+        return 0  # nothing was left to run
+    layout = ResultsLayout(args.results)
+    print(f"{len(result.finished)} trial{'s' if len(result.finished) != 1 else ''} finished, "
+          f"{len(result.failures)} failed, in {result.wall_seconds:.1f} s; records in {layout.trials}")
+    for failure in result.failures:
+        trial = failure.trial
+        if failure.bad_input:
+            print(f"error: trial {trial.trial_id} ({trial.label}): {failure.error}", file=sys.stderr)
+        else:
+            print(f"failed: {trial.trial_id} {trial.label} [{trial.feeds_text}]: {failure.error} (log: "
+                  f"{layout.log(trial.trial_id)}; traceback: {layout.failure(trial.trial_id)})", file=sys.stderr)
+    if result.bad_input:
+        return 2  # bad input, found only inside a trial: the same status as bad input found before the run
+    return 1 if result.failures else 0
 
 
-def _say_waiting(holder: str) -> None:
-    print(f"waiting: the results folder is in use by another run ({holder})", flush=True)
+def _say_overrides(args: argparse.Namespace) -> None:
+    if args.overrides:
+        print(f"--set {' '.join(args.overrides)}: in every trial's config (and so its id) where it applies")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """The results folder, the folders a run writes in it, and a local --storage folder must be writable."""
     outputs.check_output_folder(args.results, "--results")
-    for name in (records.TRIALS_DIR, FAILURES_DIR, "visuals", "checkpoints", "cache"):
-        if (args.results / name).exists() or (args.results / name).is_symlink():
-            outputs.check_output_folder(args.results / name, f"--results {args.results}: its")
+    for folder in ResultsLayout(args.results).written_folders:
+        if folder.exists() or folder.is_symlink():
+            outputs.check_output_folder(folder, f"--results {args.results}: its")
     if args.storage is not None and args.storage.strip() and not storage.is_uri(args.storage) and args.address is None:
         # On a cluster the folder is the nodes' (a shared mount), which this machine may not have.
         outputs.check_output_folder(Path(args.storage).expanduser(), "--storage")
-
-
-def _run(args: argparse.Namespace, options: SchedulerOptions, overrides: Overrides) -> int:
-    settings = RunSettings(profile=args.profile, results_dir=args.results, data_root=args.data_root,
-                           weights_dir=args.weights_dir, storage=_storage(args), train_overrides=overrides.train,
-                           plugins=tuple(args.plugins))
-    spec_trials = _command_line_changes(load_spec(args.spec), args, overrides)
-    trials = resolve_trials(spec_trials, settings)
-    problems = input_problems(trials, settings)
-    done = {trial.trial_id for trial in trials if is_done(settings.results_dir, trial)}
-    merged = len(spec_trials) - len(trials)
-    print(f"{args.spec}: {len(trials)} trial{'s' if len(trials) != 1 else ''} "
-          f"({len(spec_trials)} requested, {merged} merged as duplicates), profile {args.profile}, "
-          f"{len(done)} done")
-
-    if args.overrides:
-        print(f"--set {' '.join(args.overrides)}: in every trial's config (and so its id) where it applies")
-    if args.dry_run:
-        _print_listing(trials, done, options)
-        for problem in problems:
-            print(f"problem: {problem}")
-        return 2 if problems else 0
-    if args.wandb is not None:
-        check_wandb()
-    if problems and args.address is None:
-        more = f" (and {len(problems) - 1} more; --dry-run lists them)" if len(problems) > 1 else ""
-        raise UserError(problems[0] + more)
-    for problem in problems:  # on a cluster the nodes need the data, not this machine: each trial checks it there
-        print(f"note: on this machine, {problem}; the nodes of the cluster must have it")
-
-    updated = sum(add_feeds(settings.results_dir, trial) for trial in trials if trial.trial_id in done)
-    if updated:
-        print(f"added this spec's table rows to {updated} existing record{'s' if updated != 1 else ''}")
-    to_run = [trial for trial in trials if args.force or trial.trial_id not in done]
-    if not to_run:
-        print(f"nothing to run: all {len(trials)} trials are done (records in "
-              f"{settings.results_dir / records.TRIALS_DIR}); --force reruns them")
-        return 0
-    # Rerun from scratch: the task deletes the trial's checkpoints in storage, which this machine may not see.
-    fresh = frozenset(trial.trial_id for trial in to_run if trial.trial_id in done)
-    outcome = run_grid(to_run, settings, dataclasses.replace(options, fresh=fresh, wandb_project=args.wandb),
-                       spec=str(args.spec))
-    print(f"{len(outcome.finished)} trial{'s' if len(outcome.finished) != 1 else ''} finished, "
-          f"{len(outcome.failures)} failed, in {outcome.wall_seconds:.1f} s; records in "
-          f"{settings.results_dir / records.TRIALS_DIR}")
-    for failure in outcome.failures:
-        if failure.bad_input:
-            print(f"error: trial {failure.trial.trial_id} ({failure.trial.label}): {failure.error}", file=sys.stderr)
-        else:
-            print(f"failed: {failure.trial.trial_id} {failure.trial.label} [{failure.trial.feeds_text}]: "
-                  f"{failure.error} (log: {log_path(settings.results_dir, failure.trial.trial_id)}; traceback: "
-                  f"{failure.traceback_file})", file=sys.stderr)
-    if any(failure.bad_input for failure in outcome.failures):
-        return 2  # bad input, found only inside a trial: the same status as bad input found before the run
-    return 1 if outcome.failures else 0
 
 
 def _command_line_changes(spec_trials: list[SpecTrial], args: argparse.Namespace,
@@ -189,20 +170,18 @@ def _storage(args: argparse.Namespace) -> str | None:
     return storage.check_location(args.storage)
 
 
-def _scheduler_options(args: argparse.Namespace) -> SchedulerOptions:
-    if args.retries < 0:
-        raise UserError(f"--retries must be 0 or more, got {args.retries}")
+def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
     if args.num_cpus is not None and (args.num_cpus < 1 or args.address is not None):
         raise UserError("--num-cpus sizes the local Ray: a positive integer, and not with --address")
     check_resources(args.cpus_per_trial, args.gpus_per_trial, local=args.address is None, num_cpus=args.num_cpus)
-    return SchedulerOptions(address=args.address, num_cpus=args.num_cpus, cpus_per_trial=args.cpus_per_trial,
-                            gpus_per_trial=args.gpus_per_trial, retries=args.retries)
+    return ClusterOptions(address=args.address, num_cpus=args.num_cpus, cpus_per_trial=args.cpus_per_trial,
+                          gpus_per_trial=args.gpus_per_trial)
 
 
-def _print_listing(trials: list[Trial], done: set[str], options: SchedulerOptions) -> None:
-    resources = describe_resources(trial_resources(options, torch.cuda.device_count()))
+def _print_listing(plan: GridPlan, cluster: ClusterOptions) -> None:
+    resources = describe_resources(trial_resources(cluster, torch.cuda.device_count()))
     rows = [(trial.trial_id, trial.label, trial.feeds_text, resources,
-             "done" if trial.trial_id in done else "to run") for trial in trials]
+             "done" if trial.trial_id in plan.done else "to run") for trial in plan.trials]
     header = ("id", "trial", "feeds", "resources", "status")
     widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header) - 1)]
     for row in [header, *rows]:

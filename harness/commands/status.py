@@ -12,7 +12,8 @@ from typing import Any
 
 from harness import records
 from harness.errors import UserError
-from harness.experiment.run_state import RUN_STATE, read_run_state
+from harness.experiment.run_state import read_run_state
+from harness.results_layout import ResultsLayout
 
 # A driver rewrites the state file every second; one silent for this long has stopped (killed, or its machine lost).
 STALE_SECONDS = 120
@@ -31,7 +32,7 @@ def main(args: argparse.Namespace) -> int:
     state = read_run_state(args.results)
     if state is None:
         print(f"{args.results}: {len(done)} trial record{'s' if len(done) != 1 else ''}; no run state "
-              f"({args.results / RUN_STATE}: no run has started here, or it is unreadable)")
+              f"({ResultsLayout(args.results).run_state}: no run has started here, or it is unreadable)")
         for record in done.values():
             print(f"  done         {record.trial_id}  {records.trial_label(record.config.to_json())}")
         return 0

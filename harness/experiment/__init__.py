@@ -1,1 +1,2 @@
-"""Experiments: specs expand to trials, `run_trial` runs one, and the scheduler (the only Ray code) runs a grid."""
+"""Experiments: specs expand to trials, `run_trial` runs one, and the grid (grid_policy, ray_executor, grid_sinks)
+runs many."""

@@ -22,7 +22,7 @@ def check_resources(cpus: float, gpus: float | None, *, local: bool, num_cpus: i
     if gpus is not None:
         _check_quantity("--gpus-per-trial", gpus, zero_allowed=True)
     if not local:
-        return  # a cluster's nodes are counted once Ray is up (harness/experiment/scheduler.py _capacity)
+        return  # a cluster's nodes are counted once Ray is up (harness/experiment/ray_executor.py _capacity)
     machine_cpus = num_cpus or os.cpu_count() or 1
     if cpus > machine_cpus:
         raise UserError(f"--cpus-per-trial {cpus:g}: the local Ray has {machine_cpus} CPU(s), so no trial could "

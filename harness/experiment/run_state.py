@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.atomic import write_json_atomic
+from harness.results_layout import ResultsLayout
 
-RUN_STATE = "run_state.json"
 FORMAT = 1
 WRITE_EVERY_SECONDS = 1.0
 
@@ -31,7 +31,7 @@ class RunState:
     """The driver's view of its trials; `write()` puts it on disk (at most once per WRITE_EVERY_SECONDS)."""
 
     def __init__(self, results_dir: Path, spec: str, trials: list[Any]) -> None:
-        self.path = Path(results_dir) / RUN_STATE
+        self.path = ResultsLayout(Path(results_dir)).run_state
         self.data: dict[str, Any] = {
             "format": FORMAT, "spec": spec, "driver": {"host": socket.gethostname(), "pid": os.getpid()},
             "started_at": now_text(), "updated_at": now_text(), "finished_at": None,
@@ -68,7 +68,7 @@ class RunState:
 def read_run_state(results_dir: Path) -> dict[str, Any] | None:
     """The last state a driver wrote, or None; an unreadable file counts as none (it is rewritten every second)."""
     try:
-        data = json.loads((Path(results_dir) / RUN_STATE).read_text(encoding="utf-8"))
+        data = json.loads(ResultsLayout(Path(results_dir)).run_state.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("trials"), dict):

@@ -1,6 +1,6 @@
 """Run one trial end to end, in this process: build, train or load weights, evaluate, count, crop, record.
 
-Knows nothing of Ray (harness/experiment/scheduler.py runs this in Ray tasks), and writes nothing into the results
+Knows nothing of Ray (harness/experiment/ray_executor.py runs this in Ray tasks), and writes nothing into the results
 folder: the record and the files it names come back in the TrialResult, for the caller to write (harness/records.py
 write_record). A trial interrupted during training resumes from `<storage>/<trial_id>/last.pt`
 (harness/experiment/storage.py; the default storage is `<results>/checkpoints`)."""

@@ -1,6 +1,6 @@
 """What a running trial tells the run's driver: log lines and scalars, as small picklable events.
 
-A trial emits events where it runs (harness/experiment/run_trial.py); the scheduler carries them to the driver
+A trial emits events where it runs (harness/experiment/run_trial.py); the grid's executor carries them to the driver
 through Ray, and only the driver writes them into the results folder (harness/experiment/trial_logs.py), because on a
 cluster a worker cannot see that folder. Nothing here imports Ray or torch.
 """

@@ -1,10 +1,11 @@
 """The driver's side of a trial's log: `<results>/logs/<trial_id>.log` and `<results>/tensorboard/<trial_id>/`.
 
 Trials run where Ray puts them, and on a cluster they cannot see the results folder, so they never write logs
-themselves: their events (harness/experiment/trial_events.py) reach the driver through the scheduler's progress actor,
-and this class, in the driver, appends each line to the trial's log and each scalar to its TensorBoard event file
-(tensorboardX: a small writer without TensorFlow or TensorBoard). Weights & Biases is used only when a run asks for
-it (`run --wandb PROJECT`), and imported only then.
+themselves: their events (harness/experiment/trial_events.py) reach the driver through the grid executor's progress
+actor (harness/experiment/ray_executor.py), and this class, in the driver (harness/experiment/grid_sinks.py), appends
+each line to the trial's log and each scalar to its TensorBoard event file (tensorboardX: a small writer without
+TensorFlow or TensorBoard). Weights & Biases is used only when a run asks for it (`run --wandb PROJECT`), and imported
+only then.
 """
 
 from __future__ import annotations
@@ -16,17 +17,8 @@ from typing import Any
 
 from harness.errors import UserError
 from harness.experiment.trial_events import TrialEvent
+from harness.results_layout import ResultsLayout
 
-LOGS_DIR = "logs"
-TENSORBOARD_DIR = "tensorboard"
-
-
-def log_path(results_dir: Path, trial_id: str) -> Path:
-    return Path(results_dir) / LOGS_DIR / f"{trial_id}.log"
-
-
-def tensorboard_dir(results_dir: Path, trial_id: str) -> Path:
-    return Path(results_dir) / TENSORBOARD_DIR / trial_id
 
 
 def check_wandb() -> None:
@@ -40,13 +32,13 @@ class TrialLogs:
     """Open log files and TensorBoard writers of the trials that are running; written only by the driver."""
 
     def __init__(self, results_dir: Path, wandb_project: str | None = None) -> None:
-        self.results_dir = Path(results_dir)
+        self.layout = ResultsLayout(Path(results_dir))
         self.wandb_project = wandb_project
         self._writers: dict[str, Any] = {}  # trial id -> tensorboardX SummaryWriter
         self._wandb_runs: dict[str, Any] = {}
 
     def path(self, trial_id: str) -> Path:
-        return log_path(self.results_dir, trial_id)
+        return self.layout.log(trial_id)
 
     def note(self, trial_id: str, line: str) -> None:
         """A line from the driver itself (attempt started, failed, done)."""
@@ -93,7 +85,7 @@ class TrialLogs:
         if trial_id not in self._writers:
             from tensorboardX import SummaryWriter  # imported on the first scalar: `status` and tests need none
 
-            self._writers[trial_id] = SummaryWriter(logdir=str(tensorboard_dir(self.results_dir, trial_id)))
+            self._writers[trial_id] = SummaryWriter(logdir=str(self.layout.tensorboard / trial_id))
         return self._writers[trial_id]
 
     def _wandb_run(self, trial_id: str, config: dict[str, Any] | None) -> Any:

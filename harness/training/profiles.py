@@ -43,7 +43,7 @@ PRECISIONS = ("float32", "float64")
 # capped at AVX2, and MKL's AVX2 reproducibility branch. MKL keeps that branch, and its strict mode (the same GEMM bits
 # at any thread count), for Intel CPUs only; elsewhere it runs its AUTO branch, whose last bits follow the thread
 # count. Those bits do not reach a smoke score (tests/test_kernels.py, docs/drift.md); ATen's kernels do. The variables
-# are set in the environment of the processes that run trials, before torch starts (harness/experiment/scheduler.py).
+# are set in the environment of the processes that run trials, before torch starts (harness/experiment/ray_executor.py).
 REPRODUCIBLE_CPU_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
