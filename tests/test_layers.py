@@ -40,7 +40,6 @@ BT601_COEFFICIENTS = {65.481, 128.553, 24.966, 37.797, 74.203, 93.786, 18.214}  
 RESULTS_LAYOUT_HOME = "harness/results_layout.py"
 RESULTS_FOLDERS = {"trials", "visuals", "failures", "logs", "tensorboard", "checkpoints", "cache", "report"}
 RESULTS_FILES = {"run_state.json", "run.lock"}
-# Being rewritten around ResultsLayout by the grid's part of issue 17; empty this set when that lands.
 
 
 # --- reading the source ---------------------------------------------------------------------------------------------
