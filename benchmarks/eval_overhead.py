@@ -20,7 +20,7 @@ from skimage.metrics import structural_similarity
 from harness import registry
 from harness.cli import main as harness_main
 from harness.data.benchmark import open_benchmark
-from harness.evaluation.evaluate import super_resolve
+from harness.evaluation.inference import super_resolve
 from harness.evaluation.metrics import psnr_y, rgb_to_y, ssim_y
 from harness.evaluation.weights import load_weights
 

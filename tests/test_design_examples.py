@@ -20,7 +20,8 @@ from harness.data.benchmark import open_benchmark
 from harness.evaluation import protocols
 from harness.evaluation.evaluate import evaluate
 from harness.experiment import spec as spec_module
-from harness.experiment.spec import Feed, load_spec
+from harness.experiment.spec import load_spec
+from harness.records import Feed
 from harness.registry import build_model, make_config
 from harness.reporting import figures
 from harness.reporting.latex import latex_table
@@ -80,7 +81,7 @@ def test_the_ablation_axis_example_adds_its_own_rows_to_the_papers_table(tmp_pat
     assert language == "yaml"
     spec = write_example(tmp_path, text)
     trials = load_spec(spec)
-    assert [trial.feed for trial in trials] == [Feed("table3", f"reduction {width}") for width in (3, 6, 12)]
+    assert [trial.feed for trial in trials] == [Feed(table="table3", row=f"reduction {width}") for width in (3, 6, 12)]
     assert [trial.model_config.wsilb_reduction for trial in trials] == [3, 6, 12]
     assert cli.main(["run", str(spec), "--profile", "smoke", "--dry-run", "--results",
                      str(tmp_path / "results")]) == 0
@@ -108,7 +109,7 @@ def test_the_protocol_example_scores_under_its_conventions(tmp_path: Path, monke
         Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(tmp_path / "HR" / f"{name}.png")
     bicubic = build_model("bicubic", make_config("bicubic", 4))
     score = evaluate(bicubic, open_benchmark(tmp_path, 4), protocols=("common", "full-frame"))
-    full_frame = score.alternatives["full-frame"]
+    full_frame = score.protocols["full-frame"]
     assert full_frame.conventions["border"] == "not cropped: every pixel is scored"
     assert full_frame.psnr_y != pytest.approx(score.psnr_y, abs=1e-6)  # the border counts now
     out = tmp_path / "out.json"
@@ -128,7 +129,7 @@ def test_the_report_table_example_is_a_table_of_the_report(tmp_path: Path, monke
     extended = dataclasses.replace(paper, tables={**paper.tables, name: added})
     monkeypatch.setattr(spec_module, "load_paper", lambda: extended)
     trials = load_spec(write_example(tmp_path, spec_text))
-    assert [trial.feed for trial in trials] == [Feed(name, row) for row in ("3", "6", "12")]
+    assert [trial.feed for trial in trials] == [Feed(table=name, row=row) for row in ("3", "6", "12")]
 
     results = write_results(tmp_path / "records")
     for width, psnr in ((3, 31.9), (6, 32.1)):

@@ -11,7 +11,8 @@ import pytest
 from harness import cli
 from harness.commands import run as run_command
 from harness.errors import UserError
-from harness.experiment.spec import Feed, load_spec
+from harness.experiment.spec import load_spec
+from harness.records import Feed
 from harness.experiment.trial import RunSettings, resolve_trials
 from harness.published.paper import load_paper
 
@@ -59,7 +60,7 @@ def test_a_spec_adds_rows_the_paper_lacks_when_it_says_so(tmp_path: Path) -> Non
           config: {wsilb_reduction: [3, 12]}
         """)
     trials = load_spec(spec)
-    assert [trial.feed for trial in trials] == [Feed("table3", "reduction 3"), Feed("table3", "reduction 12")]
+    assert [trial.feed for trial in trials] == [Feed(table="table3", row="reduction 3"), Feed(table="table3", row="reduction 12")]
     assert [trial.model_config.wsilb_reduction for trial in trials] == [3, 12]
     # the same spec without the declaration is refused: a row that is not the paper's may be a typo
     write(tmp_path, "undeclared.yaml", spec.read_text().replace("new_rows: true\n", ""))
@@ -196,7 +197,7 @@ def test_grid_times_variants_times_seeds_with_templates(tmp_path: Path) -> None:
     imdn = [trial for trial in trials if trial.model == "imdn"]
     assert {(trial.scale, trial.weights, trial.seed) for trial in imdn} == {
         (2, "IMDN_x2.pth", 0), (2, "IMDN_x2.pth", 1), (3, "IMDN_x3.pth", 0), (3, "IMDN_x3.pth", 1)}
-    assert all(trial.feed == Feed("table5", "IMDN") and trial.eval_sets == ("Set5", "Set14") for trial in imdn)
+    assert all(trial.feed == Feed(table="table5", row="IMDN") and trial.eval_sets == ("Set5", "Set14") for trial in imdn)
 
 
 def test_variant_config_merges_over_base_and_null_clears(tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
     score = evaluate(model, benchmark, device=device, progress=sys.stderr.isatty(), protocols=chosen,
                      label=label)
 
-    for shown in [score, *score.alternatives.values()]:
+    for shown in [score, *score.protocols.values()]:
         width = max(len(image.name) for image in shown.images)
         print(f"{args.model} x{args.scale} on {benchmark.name} ({len(shown.images)} images; LR: "
               f"{shown.conventions['lr_source']}), protocol {shown.protocol}")
@@ -92,7 +92,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"wrote {written} SR image{'s' if written != 1 else ''} to {args.save_images}")
     if args.out is not None:
         result = {"model": args.model, "model_config": dataclasses.asdict(config),
-                  "weights": str(args.weights) if args.weights else None, "params": params, **score.to_json()}
+                  "weights": str(args.weights) if args.weights else None, "params": params,
+                  **score.model_dump(mode="json", exclude=None if score.protocols else {"protocols"})}
         write_json_atomic(args.out, result)
         print(f"wrote {args.out}")
     return 0

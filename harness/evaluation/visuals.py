@@ -15,7 +15,6 @@ upscaling's crops, and a small overview of the whole HR image on which the repor
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -27,6 +26,7 @@ from harness.data.images import png_bytes
 from harness.data.matlab import imresize_uint8
 from harness.evaluation.inference import super_resolve
 from harness.evaluation.metrics import rgb_to_y
+from harness.records import Visual
 from harness.results_layout import ResultsLayout
 
 CROP_SIZE = 64
@@ -51,8 +51,9 @@ class Box:
         return (self.top < other.top + other.height and other.top < self.top + self.height
                 and self.left < other.left + other.width and other.left < self.left + self.width)
 
-    def to_json(self) -> list[int]:
-        return [self.top, self.left, self.height, self.width]
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        """As a record's `Visual` holds a window: top, left, height, width."""
+        return self.top, self.left, self.height, self.width
 
 
 def candidate_boxes(hr: np.ndarray, *, count: int = CANDIDATES, size: int = CROP_SIZE, stride: int = CROP_STRIDE,
@@ -106,7 +107,7 @@ def overview(hr: np.ndarray, size: int = OVERVIEW_SIZE) -> np.ndarray:
 
 
 def visual_crops(model: nn.Module, benchmark: BenchmarkSet, *, trial_id: str,
-                 device: torch.device | str) -> tuple[dict[str, Any], dict[str, bytes]]:
+                 device: torch.device | str) -> tuple[Visual, dict[str, bytes]]:
     """Crop the SR of the set's first image (by name), its HR and its bicubic upscaling at the candidate windows:
     the record's entry, and the PNG files it names (written by whoever writes the record: harness/records.py)."""
     pair = min(benchmark.pairs, key=lambda candidate: candidate.name)
@@ -121,7 +122,7 @@ def visual_crops(model: nn.Module, benchmark: BenchmarkSet, *, trial_id: str,
              hr_file: png_bytes(stacked_crops(pair.hr, boxes)),
              bicubic_file: png_bytes(stacked_crops(bicubic, boxes)),
              overview_file: png_bytes(np.ascontiguousarray(overview(pair.hr)))}
-    entry = {"image": pair.name, "box": boxes[0].to_json(), "file": sr_file, "hr_file": hr_file,
-             "candidates": [box.to_json() for box in boxes], "bicubic_file": bicubic_file,
-             "overview_file": overview_file, "image_size": [int(pair.hr.shape[0]), int(pair.hr.shape[1])]}
-    return entry, files
+    visual = Visual(image=pair.name, box=boxes[0].as_tuple(), file=sr_file, hr_file=hr_file,
+                    candidates=[box.as_tuple() for box in boxes], bicubic_file=bicubic_file,
+                    overview_file=overview_file, image_size=(int(pair.hr.shape[0]), int(pair.hr.shape[1])))
+    return visual, files

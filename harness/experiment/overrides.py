@@ -21,7 +21,8 @@ import pydantic
 from harness import registry
 from harness.conventions import SCALES
 from harness.errors import UserError
-from harness.experiment.spec import MAX_SEED, Feed, SpecTrial
+from harness.experiment.spec import MAX_SEED, SpecTrial
+from harness.records import Feed
 from harness.training.profiles import TrainSettings
 
 TRAIN_PREFIX = "train."
@@ -131,7 +132,7 @@ def parse_only(items: list[str]) -> list[Feed]:
         table, separator, row = item.partition(":")
         if not separator or not table.strip() or not row.strip():
             raise UserError(f"--only {item!r} is not TABLE:ROW, e.g. table3:OSA")
-        feeds.append(Feed(table.strip(), row.strip()))
+        feeds.append(Feed(table=table.strip(), row=row.strip()))
     return feeds
 
 

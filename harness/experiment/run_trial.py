@@ -85,12 +85,12 @@ def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str
         # every protocol registered for the model: the first gives psnr_y/ssim_y, the others ride along
         score = evaluate(model, benchmark, device=device, protocols=registry.entry(config.model).protocols,
                          label=f"trial {trial.trial_id} ({trial.label})")
-        metrics[name] = Evaluation.model_validate(score.to_json())
+        metrics[name] = score
         emit(TrialEvent(f"eval {name}: PSNR-Y {score.psnr_y:.4f} dB, SSIM-Y {score.ssim_y:.5f} ({score.protocol})",
                         scalars={f"eval/{name}/psnr_y": score.psnr_y, f"eval/{name}/ssim_y": score.ssim_y},
                         step=step))
         visual, crops = visual_crops(model, benchmark, trial_id=trial.trial_id, device=device)
-        visuals[name] = Visual.model_validate(visual)
+        visuals[name] = visual
         files.update(crops)
 
     report("macs")
@@ -152,7 +152,7 @@ def _train(model: nn.Module, trial: Trial, settings: RunSettings, device: torch.
         summary = train(model, train_settings, data=data, seed=config.seed, checkpoint_dir=checkpoint_dir,
                         device=device, on_progress=on_iteration, owner=trial.trial_id, on_point=on_point,
                         on_resume=on_resume)
-    return summary.as_record()
+    return summary
 
 
 def load_eval_set(name: str, scale: int, settings: RunSettings) -> BenchmarkSet:

@@ -21,6 +21,7 @@ from harness.conventions import Scale
 from harness.errors import UserError
 from harness.experiment.strict_yaml import read_yaml, short
 from harness.published.paper import load_paper
+from harness.records import Feed
 
 Mode = Literal["train", "evaluate", "complexity"]
 EvalSet = Literal["Set5", "Set14", "B100", "Urban100", "Manga109"]
@@ -102,15 +103,6 @@ class SpecFile(_Strict):
     variants: list[Variant] = []
     seeds: Annotated[list[Annotated[int, pydantic.Field(ge=0, le=MAX_SEED)]], pydantic.Field(min_length=1),
                      Distinct] = [0]
-
-
-@dataclass(frozen=True)
-class Feed:
-    table: str
-    row: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"table": self.table, "row": self.row}
 
 
 @dataclass(frozen=True)
@@ -322,7 +314,7 @@ def _validate_trial(spec: SpecFile, settings: dict[str, _Setting], config: dict[
     row = _format(row_template, variables, row_origin, file)
     _check_row(spec, row, row_origin, file)
     return SpecTrial(model=model, model_config=model_config, scale=scale, mode=mode, epochs=epochs,
-                     eval_sets=tuple(eval_sets or ()), weights=weights, seed=seed, feed=Feed(spec.table, row))
+                     eval_sets=tuple(eval_sets or ()), weights=weights, seed=seed, feed=Feed(table=spec.table, row=row))
 
 
 def _check_row(spec: SpecFile, row: str, origin: str, file: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness import records
 from harness.experiment.trial import Trial
-from harness.records import Environment, Evaluation, Feed, RecordedConfig, Training, TrialRecord, Visual
+from harness.records import Environment, Evaluation, RecordedConfig, Training, TrialRecord, Visual
 
 
 def build_record(trial: Trial, *, metrics: dict[str, Evaluation], params: int, macs: int, macs_input: dict[str, int],
@@ -18,7 +18,7 @@ def build_record(trial: Trial, *, metrics: dict[str, Evaluation], params: int, m
     return TrialRecord(
         schema_version=records.SCHEMA_VERSION, trial_id=trial.trial_id, status="done",
         config=RecordedConfig.model_validate(trial.config.to_json()),
-        feeds=[Feed(table=feed.table, row=feed.row) for feed in trial.feeds], metrics=metrics, params=params,
+        feeds=list(trial.feeds), metrics=metrics, params=params,
         macs=macs, macs_input=macs_input, macs_unsupported=macs_unsupported, training=training, visuals=visuals,
         seconds=round(seconds, 3), environment=environment,
         finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
@@ -34,8 +34,7 @@ def add_feeds(results_dir: Path, trial: Trial) -> bool:
     record = records.read_record(records.record_path(results_dir, trial.trial_id))
     if record is None:
         return False
-    missing = [Feed(table=feed.table, row=feed.row) for feed in trial.feeds
-               if Feed(table=feed.table, row=feed.row) not in record.feeds]
+    missing = [feed for feed in trial.feeds if feed not in record.feeds]
     if not missing:
         return False
     records.write_record(results_dir, record.model_copy(update={"feeds": record.feeds + missing}))

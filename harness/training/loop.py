@@ -35,20 +35,6 @@ _IRRELEVANT_TO_RESULT = ("num_workers", "checkpoint_every")
 
 
 @dataclass(frozen=True)
-class TrainingSummary:
-    iterations: int
-    seconds: float  # training wall time, summed over the run and the runs it resumed
-    resumed_from_iteration: int | None  # the checkpoint's iteration, when this run started from one
-    curve: tuple[tuple[int, float], ...]  # (iteration, mean L1 loss since the previous point)
-
-    def as_record(self) -> Training:
-        """The `training` entry of a trial record (docs/records.md)."""
-        return Training(iterations=self.iterations, seconds=round(self.seconds, 3),
-                        resumed_from_iteration=self.resumed_from_iteration,
-                        curve=[(iteration, loss) for iteration, loss in self.curve])
-
-
-@dataclass(frozen=True)
 class TrainingPoint:
     """What `train` tells its `on_point` callback at every curve point (logs, TensorBoard, `status`)."""
 
@@ -70,7 +56,7 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
           device: torch.device, bf16: bool = False, channels_last: bool = False,
           on_progress: Callable[[int, int, float], None] | None = None, owner: str = "",
           on_point: Callable[[TrainingPoint], None] | None = None,
-          on_resume: Callable[[Path, int], None] | None = None) -> TrainingSummary:
+          on_resume: Callable[[Path, int], None] | None = None) -> Training:
     """Train `model` in place for `settings.iterations` iterations, resuming from `checkpoint_dir/last.pt` if present.
 
     The model is moved to `device` and to `settings.precision`, and stays there: evaluate it in that precision.
@@ -155,8 +141,9 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
     model.eval()
     final = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     _save_atomic(final, checkpoint_dir / FINAL)
-    return TrainingSummary(iterations=settings.iterations, seconds=state.seconds, resumed_from_iteration=resumed_from,
-                           curve=tuple(state.curve))
+    # The record's own `training` entry (docs/records.md): there is no other type for a finished training
+    return Training(iterations=settings.iterations, seconds=round(state.seconds, 3), resumed_from_iteration=resumed_from,
+                    curve=list(state.curve))
 
 
 @dataclass
