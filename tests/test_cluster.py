@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 from cluster import Cluster, unshare_problem
+from conftest import REPO_ROOT
 
 from harness import records
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SCACB = REPO_ROOT / "ablations" / "scacb.yaml"
 
 

@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT
+from factories import fake_records
 from PIL import Image
 from processes import processes_in_group
-from test_run import fake_records
 from tiny_grid import tiny_spec
 
 from harness import atomic, records
@@ -40,7 +41,6 @@ from harness.experiment.trial_logs import TrialLogs
 from harness.experiment.trial_records import build_record
 from harness.records import Visual
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # A driver without a data root: smoke trials are scored on the bundled images and need no data.
 ENV = {key: value for key, value in os.environ.items() if key not in ("MREN_DATA_ROOT", "MREN_WEIGHTS_DIR")}
 BICUBIC_SPEC = textwrap.dedent("""\

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 from processes import end_driver
 from tiny_grid import tiny_spec
 
@@ -25,7 +26,6 @@ from harness.experiment.trial_logs import TrialLogs, log_path, tensorboard_dir
 from harness.training.loop import train
 from harness.training.profiles import training_settings
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def read_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from conftest import REPO_ROOT
 from PIL import Image
 from processes import end_driver
 
@@ -15,7 +16,6 @@ from harness.data.bundled import BUNDLED_EVAL, load_bundled
 from harness.data.images import crop_to_multiple
 from harness.evaluation.metrics import psnr_y
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "examples.plugin_model"
 
 

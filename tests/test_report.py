@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_tables import write_record, write_results
+from factories import write_record, write_results
 
 from harness.cli import main
 from harness.reporting.latex import latex_escape

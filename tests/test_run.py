@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT
+from factories import fake_records
 from processes import processes_in_group
 from tiny_grid import tiny_spec
 
@@ -19,14 +21,11 @@ from harness import cli, records
 from harness.commands import run as run_command
 from harness.data.images import crop_to_multiple
 from harness.evaluation.visuals import choose_box
-from harness.experiment.environment import environment
 from harness.experiment.run_trial import run_trial
 from harness.experiment.scheduler import GridOutcome
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
-from harness.experiment.trial_records import build_record
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # MREN at a fraction of its width: a smoke trial of it takes seconds on one CPU core.
 @pytest.fixture
 def one_thread():
@@ -70,16 +69,6 @@ def test_visual_box_depends_on_the_hr_alone() -> None:
     assert box.to_json() == [32, 48, 64, 64]
     for scale in (2, 3, 4):
         assert choose_box(crop_to_multiple(hr, scale)) == box
-
-
-def fake_records(results: Path, spec: Path) -> list:
-    """Records for every trial of `spec`, as if they had run (smoke profile, no data root)."""
-    trials = resolve_trials(load_spec(spec), RunSettings("smoke", results))
-    for trial in trials:
-        records.write_record(results, build_record(
-            trial, metrics={}, params=0, macs=0, macs_input={}, macs_unsupported={}, training=None, visuals={},
-            environment=environment(torch.device("cpu")), seconds=0.0))
-    return trials
 
 
 def test_done_trials_are_skipped_without_ray_and_gain_new_feeds(tmp_path: Path, capsys: pytest.CaptureFixture,

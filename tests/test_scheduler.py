@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 from processes import processes_in_group
 
 from harness.errors import UserError
@@ -18,7 +19,6 @@ from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
 from harness.experiment.trial_records import is_done
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_a_trial_asks_for_a_gpu_when_there_are_gpus() -> None:
