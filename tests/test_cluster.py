@@ -21,6 +21,8 @@ from harness import records
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
 
+pytestmark = [pytest.mark.slow, pytest.mark.ray]  # a two-node Ray cluster and grids on it
+
 SCACB = REPO_ROOT / "ablations" / "scacb.yaml"
 
 

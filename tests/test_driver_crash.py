@@ -9,9 +9,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from conftest import REPO_ROOT
 from processes import kill_group
 from tiny_grid import TINY_MREN
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]  # a real grid, killed and run again
 
 
 # Loaded through PYTHONPATH by every Python process of the killed run; only the driver ever writes a record, so only

@@ -104,6 +104,8 @@ def status(results: Path) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_status_from_another_terminal_during_a_running_grid(tmp_path: Path) -> None:
     spec = tiny_spec(tmp_path)
     results = tmp_path / "results"

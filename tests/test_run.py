@@ -36,6 +36,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow
 def test_two_smoke_runs_with_the_same_seed_give_identical_metrics(tmp_path: Path, one_thread: None) -> None:
     trial = resolve_trials(load_spec(tiny_spec(tmp_path)), RunSettings("smoke", tmp_path))[0]
     outcomes = []
@@ -120,6 +121,8 @@ def wait_until_gone(group: int, seconds: float = 15) -> list[int]:
     return processes_in_group(group)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_sigkill_mid_trial_then_rerun_finishes_and_resumes(tmp_path: Path) -> None:
     spec = tiny_spec(tmp_path)
     results = tmp_path / "results"
