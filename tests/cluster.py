@@ -24,7 +24,8 @@ import time
 import uuid
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO_ROOT
+
 MARKER = "MREN_TEST_CLUSTER"
 RAY_MAIN = "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"
 # Holds the cluster's network namespace: brings its loopback interface up (SIOCGIFFLAGS, SIOCSIFFLAGS | IFF_UP), waits.

@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 from processes import kill_group
 from tiny_grid import tiny_spec
 
 from harness.records import load_records
 from harness.results_layout import ResultsLayout
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+
 SECTION = "## Running a grid from Python"
 
 

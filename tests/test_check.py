@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_tables import tid, write_record
+from factories import tid, write_record
 
 from harness import records
 from harness.cli import main

@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO_ROOT
+
 SEEDS = ", ".join(str(seed) for seed in range(3000))
 SPEC = f"""table: table3
 base: {{model: mren, config: {{n_mreb: 6}}, scale: 4, epochs: 900, eval: [Set5]}}

@@ -15,13 +15,15 @@ from pathlib import Path
 
 import pytest
 from cluster import Cluster, unshare_problem
+from conftest import REPO_ROOT
 
 from harness import records
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
 from harness.results_layout import ResultsLayout
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.ray]  # a two-node Ray cluster and grids on it
+
 SCACB = REPO_ROOT / "ablations" / "scacb.yaml"
 
 

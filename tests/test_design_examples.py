@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_tables import write_record, write_results
+from conftest import REPO_ROOT
+from factories import write_record, write_results
 
 from harness import cli, records
 from harness.data.benchmark import open_benchmark
@@ -28,7 +29,7 @@ from harness.reporting.latex import latex_table
 from harness.reporting.tables import build_tables
 from harness.reporting.views import table_view
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+
 DESIGN = REPO_ROOT / "docs" / "design.md"
 _FENCE = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 

@@ -9,10 +9,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+from conftest import REPO_ROOT
 from processes import kill_group
 from tiny_grid import TINY_MREN
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.ray]  # a real grid, killed and run again
+
 
 # Loaded through PYTHONPATH by every Python process of the killed run; only the driver ever writes a record, so only
 # the driver dies, at the moment it is about to write the first one: after its task has finished and returned.

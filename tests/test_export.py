@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_tables import IMDN_X4, tid, write_results
+from factories import IMDN_X4, tid, write_results
 
 from harness import cli
 from harness.published.paper import load_paper

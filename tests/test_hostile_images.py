@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO_ROOT
 from PIL import Image
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _png(path: Path, size: int = 40, seed: int = 0) -> None:

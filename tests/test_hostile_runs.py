@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT
+from factories import fake_records
 from PIL import Image
 from processes import processes_in_group
-from test_run import fake_records
 from tiny_grid import tiny_spec
 
 from harness import atomic, records
@@ -39,7 +40,6 @@ from harness.experiment.trial_records import build_record
 from harness.records import Visual
 from harness.results_layout import ResultsLayout
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # A driver without a data root: smoke trials are scored on the bundled images and need no data.
 ENV = {key: value for key, value in os.environ.items() if key not in ("MREN_DATA_ROOT", "MREN_WEIGHTS_DIR")}
 BICUBIC_SPEC = textwrap.dedent("""\
@@ -118,6 +118,7 @@ def output_cases(tmp: Path) -> list[tuple[list[str], str]]:
     ]
 
 
+@pytest.mark.slow
 def test_unwritable_output_locations_are_one_line_before_anything_runs(tmp_path: Path) -> None:
     cases = output_cases(tmp_path)
     before = snapshot(tmp_path)
@@ -195,6 +196,7 @@ class _Server(threading.Thread):
             connection.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reply", [None, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"],
                          ids=["silent", "http"])
 def test_an_address_that_is_not_ray_is_one_line_within_40_seconds(tmp_path: Path, reply: bytes | None) -> None:
@@ -216,6 +218,7 @@ def test_an_address_that_is_not_ray_is_one_line_within_40_seconds(tmp_path: Path
 
 # 5. One run at a time per results folder.
 
+@pytest.mark.slow
 def test_a_second_run_on_a_locked_folder_names_the_holder_and_readers_still_work(tmp_path: Path) -> None:
     spec = bicubic_spec(tmp_path)
     results = tmp_path / "results"
@@ -309,6 +312,8 @@ def test_bad_input_in_a_trial_fails_once_and_a_crash_is_retried(tmp_path: Path) 
 
 # 6. SIGTERM.
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_sigterm_mid_run_is_a_clean_interrupt(tmp_path: Path) -> None:
     spec = tiny_spec(tmp_path)
     results = tmp_path / "results"
@@ -423,6 +428,7 @@ def test_degrade_onto_a_disk_that_fills_up_writes_nothing(tmp_path: Path, small_
     assert snapshot(small_disk) == before
 
 
+@pytest.mark.slow
 def test_full_disk_outputs_are_one_line_before_anything_runs(tmp_path: Path, small_disk: Path) -> None:
     fill(small_disk)
     spec = bicubic_spec(tmp_path)

@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 
 from harness.reporting.check import Tolerances
 from harness.training.profiles import REPRODUCIBLE_CPU_KERNELS, cpu_kernel_environment
-from conftest import REPO_ROOT
 
 KERNEL_VARIABLES = ("MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
 # What a CPU that MKL's AVX2 reproducibility branch does not serve (any AMD CPU, per MKL's documentation) runs.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 from processes import end_driver
 from tiny_grid import tiny_spec
 
@@ -26,7 +27,6 @@ from harness.results_layout import ResultsLayout
 from harness.training.loop import train
 from harness.training.profiles import training_settings
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def read_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
@@ -105,6 +105,8 @@ def status(results: Path) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_status_from_another_terminal_during_a_running_grid(tmp_path: Path) -> None:
     spec = tiny_spec(tmp_path)
     results = tmp_path / "results"

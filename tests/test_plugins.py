@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+from conftest import REPO_ROOT
 from PIL import Image
 from processes import end_driver
 
@@ -15,10 +17,11 @@ from harness.data.bundled import BUNDLED_EVAL, load_bundled
 from harness.data.images import crop_to_multiple
 from harness.evaluation.metrics import psnr_y
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "examples.plugin_model"
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_plugin_model_trains_at_the_smoke_budget_through_run(tmp_path: Path) -> None:
     results = tmp_path / "results"
     command = [sys.executable, "-m", "harness", "run", "examples/plugin.yaml", "--profile", "smoke", "--results",

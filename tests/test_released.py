@@ -234,6 +234,7 @@ def test_luma_protocols_refuse_rgb_networks() -> None:
 
 # --- Set5 under every protocol, pinned --------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, scale", sorted(SET5))
 def test_set5_values_under_each_protocol(shared_dir, name: str, scale: int) -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -259,6 +260,7 @@ def test_set5_values_under_each_protocol(shared_dir, name: str, scale: int) -> N
     assert (exact_psnr, exact_ssim) == EXACT_SET5[(name, scale)]
 
 
+@pytest.mark.slow
 def test_efdn_reproduces_set14_under_common(shared_dir) -> None:
     model = build("efdn", 4)
     load_weights(model, shared_dir / "weights" / "EFDN_x4.pth", model_name="efdn", scale=4)
@@ -351,6 +353,7 @@ def test_vdsr_demo_scores_a_one_channel_image_on_its_grey_values(tmp_path) -> No
     assert one_ssim != pytest.approx(three_ssim, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_idn_set14_under_idn_test(shared_dir) -> None:
     for scale, (expected_psnr, expected_ssim) in SET14_IDN_TEST.items():
         model = build("idn", scale)

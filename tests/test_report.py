@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_tables import write_record, write_results
+from factories import write_record, write_results
 
 from harness.cli import main
 from harness.records import load_records
@@ -129,6 +129,7 @@ window.addEventListener("load", function () {
 </script>"""
 
 
+@pytest.mark.browser
 def test_page_renders_in_headless_chromium(report_dir: Path, html: str, tmp_path: Path) -> None:
     browser = _chromium()
     page = tmp_path / "page.html"
@@ -146,6 +147,7 @@ def test_page_renders_in_headless_chromium(report_dir: Path, html: str, tmp_path
     assert probe["scripts"] == 1  # only the probe: names from records did not become scripts
 
 
+@pytest.mark.latex
 def test_latex_tables_compile_and_fit_the_text_width(report_dir: Path, tmp_path: Path) -> None:
     """Every table in a minimal article with booktabs (and graphicx, for the tables that shrink themselves): it
     compiles, and TeX reports no overfull line, the sign of a table wider than \\textwidth."""
@@ -206,6 +208,7 @@ def _chromium_command(tmp_path: Path, *options: str) -> list[str]:
             f"--user-data-dir={tmp_path / 'profile'}", *options]
 
 
+@pytest.mark.browser
 def test_tables_fit_a_1280px_window(html: str, tmp_path: Path) -> None:
     page = _probe_page(html, tmp_path, """
 window.addEventListener("load", function () {
@@ -222,6 +225,7 @@ window.addEventListener("load", function () {
     assert probe["wide"] == ["control"]
 
 
+@pytest.mark.browser
 def test_printed_pdf_clips_no_table(html: str, tmp_path: Path) -> None:
     """Print to PDF as a reader would. When the print layout applies, the page measures its tables under print media
     and writes the verdict into its title, which Chromium stores as the PDF's /Title."""

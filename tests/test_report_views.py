@@ -8,8 +8,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from factories import CONVENTIONS, tid, write_record, write_results
 from PIL import Image
-from test_tables import CONVENTIONS, tid, write_record, write_results
 
 from harness.data.benchmark import GENERATED_LR
 from harness.evaluation.visuals import candidate_boxes, choose_box

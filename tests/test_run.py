@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT
+from factories import fake_records
 from processes import processes_in_group
 from tiny_grid import tiny_spec
 
-from harness import api, cli, records
+from harness import api, cli
 from harness.data.images import crop_to_multiple
 from harness.evaluation.visuals import choose_box
 from harness.experiment.environment import environment
@@ -27,7 +29,6 @@ from harness.experiment.trial import RunSettings, resolve_trials
 from harness.experiment.trial_records import build_record
 from harness.results_layout import ResultsLayout
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # MREN at a fraction of its width: a smoke trial of it takes seconds on one CPU core.
 @pytest.fixture
 def one_thread():
@@ -38,6 +39,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow
 def test_two_smoke_runs_with_the_same_seed_give_identical_metrics(tmp_path: Path, one_thread: None) -> None:
     trial = resolve_trials(load_spec(tiny_spec(tmp_path)), RunSettings("smoke", tmp_path))[0]
     outcomes = []
@@ -71,16 +73,6 @@ def test_visual_box_depends_on_the_hr_alone() -> None:
     assert box.as_tuple() == (32, 48, 64, 64)
     for scale in (2, 3, 4):
         assert choose_box(crop_to_multiple(hr, scale)) == box
-
-
-def fake_records(results: Path, spec: Path) -> list:
-    """Records for every trial of `spec`, as if they had run (smoke profile, no data root)."""
-    trials = resolve_trials(load_spec(spec), RunSettings("smoke", results))
-    for trial in trials:
-        records.write_record(results, build_record(
-            trial, metrics={}, params=0, macs=0, macs_input={}, macs_unsupported={}, training=None, visuals={},
-            environment=environment(torch.device("cpu")), seconds=0.0))
-    return trials
 
 
 class RecordingExecutor:
@@ -191,6 +183,8 @@ def wait_until_gone(group: int, seconds: float = 15) -> list[int]:
     return processes_in_group(group)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_sigkill_mid_trial_then_rerun_finishes_and_resumes(tmp_path: Path) -> None:
     spec = tiny_spec(tmp_path)
     results = tmp_path / "results"

@@ -5,12 +5,12 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 
 from harness import cli
 from harness.experiment.spec import load_spec
 from harness.experiment.trial import RunSettings, resolve_trials
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SPEC = REPO_ROOT / "ablations" / "scacb.yaml"  # Table 3: four MREN x4 trials, rows OSA, OCA, SCNC, SCACB
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 from processes import processes_in_group
 
 from harness.errors import UserError
@@ -20,7 +21,6 @@ from harness.experiment.trial import RunSettings, resolve_trials
 from harness.experiment.trial_records import is_done
 from harness.results_layout import ResultsLayout
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_a_trial_asks_for_a_gpu_when_there_are_gpus() -> None:
@@ -80,6 +80,8 @@ def run_driver(argv: list[str], timeout: float) -> tuple[int, str, int]:
     return driver.returncode, output, driver.pid
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_trial_with_bad_input_fails_once_with_one_line_and_the_others_finish(tmp_path: Path) -> None:
     """Corrupt weights fail the same way every time: no retry, no traceback file, exit 2 and one error line (retries
     of crashes: tests/test_hostile_runs.py)."""
@@ -108,6 +110,8 @@ def test_a_trial_with_bad_input_fails_once_with_one_line_and_the_others_finish(t
     assert_no_processes_left(group)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_text("table: table3\nbase: {model: mren, scale: 4, epochs: 900, eval: [Set5]}\n"

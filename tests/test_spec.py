@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 
 from harness import cli
 from harness.commands import run as run_command
@@ -16,7 +17,6 @@ from harness.records import Feed
 from harness.experiment.trial import RunSettings, resolve_trials
 from harness.published.paper import load_paper
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 ABLATIONS = REPO_ROOT / "ablations"
 BASE = "{model: mren, config: {n_mreb: 6}, scale: 4, epochs: 900, eval: [Set5]}"
 

@@ -179,6 +179,7 @@ def _assert_same_weights(first: torch.nn.Module, second: torch.nn.Module) -> Non
         assert torch.equal(a[name], b[name]), name
 
 
+@pytest.mark.slow
 def test_same_seed_gives_bit_identical_weights(bundled_x2: TrainingPatches, tmp_path: Path) -> None:
     settings = tiny_settings()
     first, summary = _run(bundled_x2, settings, tmp_path / "a")
@@ -192,12 +193,14 @@ def test_same_seed_gives_bit_identical_weights(bundled_x2: TrainingPatches, tmp_
     assert all(torch.equal(final[name], tensor) for name, tensor in first.state_dict().items())
 
 
+@pytest.mark.slow
 def test_worker_processes_do_not_change_the_data_stream(bundled_x2: TrainingPatches, tmp_path: Path) -> None:
     in_process, _ = _run(bundled_x2, tiny_settings(iterations=4), tmp_path / "0")
     with_workers, _ = _run(bundled_x2, tiny_settings(iterations=4, num_workers=2), tmp_path / "2")
     _assert_same_weights(in_process, with_workers)
 
 
+@pytest.mark.slow
 def test_bf16_and_channels_last_run_on_cpu(bundled_x2: TrainingPatches, tmp_path: Path) -> None:
     _, summary = _run(bundled_x2, tiny_settings(iterations=3), tmp_path, bf16=True, channels_last=True)
     assert len(summary.curve) == 1 and 0 < summary.curve[0][1] < 1
@@ -207,6 +210,7 @@ class Crash(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_resuming_after_a_crash_equals_an_uninterrupted_run(bundled_x2: TrainingPatches, tmp_path: Path) -> None:
     settings = tiny_settings(iterations=8, checkpoint_every=4)
     uninterrupted, summary = _run(bundled_x2, settings, tmp_path / "once")
@@ -264,6 +268,7 @@ def test_checkpoint_of_another_trial_or_damaged_is_refused(bundled_x2: TrainingP
             _run(bundled_x2, settings, tmp_path, owner="aaaaaaaaaaaa")
 
 
+@pytest.mark.slow
 def test_smoke_trained_mren_x2_beats_bicubic_on_set5(bundled_x2: TrainingPatches, tmp_path: Path,
                                                      shared_dir: Path) -> None:
     settings = training_settings("smoke", epochs=3000)
