@@ -16,50 +16,33 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+# Each path's place under the results folder: the one spelling of every name in it.
+_PLACES = {"trials": "trials", "visuals": "visuals", "failures": "failures", "logs": "logs",
+           "tensorboard": "tensorboard", "checkpoints": "checkpoints", "cache": "cache", "report": "report",
+           "run_state": "run_state.json", "lock": "run.lock"}
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class ResultsLayout:
+    """`ResultsLayout(results).trials` and so on: the paths of a results folder (the module's docstring lists them)."""
+
     root: Path
+    trials: Path
+    visuals: Path
+    failures: Path
+    logs: Path
+    tensorboard: Path
+    checkpoints: Path
+    cache: Path
+    report: Path
+    run_state: Path
+    lock: Path
 
-    @property
-    def trials(self) -> Path:
-        return self.root / "trials"
-
-    @property
-    def visuals(self) -> Path:
-        return self.root / "visuals"
-
-    @property
-    def failures(self) -> Path:
-        return self.root / "failures"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.root / "tensorboard"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def cache(self) -> Path:
-        return self.root / "cache"
-
-    @property
-    def report(self) -> Path:
-        return self.root / "report"
-
-    @property
-    def run_state(self) -> Path:
-        return self.root / "run_state.json"
-
-    @property
-    def lock(self) -> Path:
-        return self.root / "run.lock"
+    def __init__(self, root: Path | str) -> None:
+        root = Path(root)
+        object.__setattr__(self, "root", root)
+        for name, place in _PLACES.items():
+            object.__setattr__(self, name, root / place)
 
     @property
     def written_folders(self) -> tuple[Path, ...]:
