@@ -109,13 +109,16 @@ def test_weights_of_the_wrong_scale(shared_dir, tmp_path, capsys):
             "IMDN_x2.pth")
 
 
-def test_weights_of_another_architecture(tmp_path, capsys):
+def _saved_state_dict(model: str, path):
+    """A state dict of a freshly built `model` x2 at `path`, and a small benchmark set beside it."""
     from harness import registry
 
-    srcnn = registry.build_model("srcnn", registry.make_config("srcnn", 2))
-    weights = tmp_path / "srcnn.pth"
-    torch.save(srcnn.state_dict(), weights)
-    data = make_set(tmp_path / "Ok")
+    torch.save(registry.build_model(model, registry.make_config(model, 2)).state_dict(), path)
+    return path, make_set(path.parent / "Ok")
+
+
+def test_weights_of_another_architecture(tmp_path, capsys):
+    weights, data = _saved_state_dict("srcnn", tmp_path / "srcnn.pth")
     run_bad(capsys, ["eval", "--model", "imdn", "--weights", str(weights), "--data", str(data), "--scale", "2"],
             tmp_path / "o.json", "srcnn.pth")
 
@@ -159,12 +162,7 @@ def test_paired_gt_lq_layout_and_hr_only_layout_agree(tmp_path, capsys):
 def test_a_state_dict_the_harness_trained_is_read_as_pth_when_told(tmp_path, capsys):
     """IDN's release is a .caffemodel, so a file for idn is read as one unless --weights-format says otherwise; the
     name `final.pt` (what training writes) is not looked at."""
-    from harness import registry
-
-    idn = registry.build_model("idn", registry.make_config("idn", 2))
-    trained = tmp_path / "final.pt"
-    torch.save(idn.state_dict(), trained)
-    data = make_set(tmp_path / "Ok")
+    trained, data = _saved_state_dict("idn", tmp_path / "final.pt")
     run_bad(capsys, ["eval", "--model", "idn", "--weights", str(trained), "--data", str(data), "--scale", "2"],
             tmp_path / "o.json", "not a Caffe model")
     out = tmp_path / "told.json"
