@@ -5,6 +5,7 @@ import io
 import json
 from pathlib import Path
 
+import pandas
 import pytest
 from factories import IMDN_X4, tid, write_results
 
@@ -22,10 +23,8 @@ def export(capsys, results: Path, form: str, *more: str) -> str:
     return capsys.readouterr().out
 
 
-def rows_from_csv(text: str) -> tuple[list[str], list[dict[str, str]]]:
-    comments = [line for line in text.splitlines() if line.startswith("#")]
-    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
-    return comments, list(csv.DictReader(io.StringIO(body)))
+def rows_from_csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def paper_imdn_x4(dataset: str) -> tuple[float, float]:
@@ -61,10 +60,35 @@ def test_json_has_a_row_per_trial_and_set_with_the_paper_value(capsys, results: 
     assert set(metadata["columns"]) == set(rows[0])
 
 
-def test_csv_has_the_conventions_as_comments_and_the_same_rows(capsys, results: Path) -> None:
-    comments, rows = rows_from_csv(export(capsys, results, "csv"))
+def test_csv_opens_in_pandas_as_written_with_its_conventions_beside_it(capsys, results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "table.csv"
+    assert cli.main(["export", "--results", str(results), "--format", "csv", "--out", str(out)]) == 0
+    assert "table.conventions.json" in capsys.readouterr().err
+    frame = pandas.read_csv(out)  # no options: a comment line would be taken for data and break the columns
+    reference = json.loads(export(capsys, results, "json"))
+    assert list(frame.columns) == list(reference["metadata"]["columns"]) and len(frame) == len(reference["rows"])
+    assert not out.read_text().startswith("#")
+    sidecar = json.loads((tmp_path / "table.conventions.json").read_text())
+    assert sidecar["data"] == "table.csv" and sidecar["rows"] == len(frame)
+    assert sidecar["conventions"] == reference["metadata"]["conventions"]
+    assert sidecar["conventions"]["psnr_peak"] == 255 and "crop_border" in sidecar["conventions"]
+
+
+def test_csv_to_standard_output_writes_conventions_where_told(capsys, results: Path, tmp_path: Path) -> None:
+    assert cli.main(["export", "--results", str(results), "--format", "csv"]) == 0
+    printed = capsys.readouterr()
+    assert "conventions were not written" in printed.err
+    rows = rows_from_csv(printed.out)
+    text = export(capsys, results, "csv", "--conventions", str(tmp_path / "c.json"))
+    assert rows_from_csv(text) == rows
+    assert json.loads((tmp_path / "c.json").read_text())["data"] is None
+    assert cli.main(["export", "--results", str(results), "--format", "json", "--conventions",
+                     str(tmp_path / "x.json")]) == 2 and not (tmp_path / "x.json").exists()
+
+
+def test_csv_has_the_same_rows_as_json(capsys, results: Path) -> None:
+    rows = rows_from_csv(export(capsys, results, "csv"))
     reference = json.loads(export(capsys, results, "json"))["rows"]
-    assert any("psnr_peak: 255" in line for line in comments) and any("crop_border" in line for line in comments)
     assert len(rows) == len(reference)
     for row, expected in zip(rows, reference):
         assert row["trial_id"] == expected["trial_id"] and row["set"] == (expected["set"] or "")

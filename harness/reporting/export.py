@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 import math
 from typing import Any
 
@@ -118,17 +119,23 @@ def conventions(records: list[TrialRecord]) -> dict[str, Any]:
 def render(rows: list[dict[str, Any]], header: dict[str, Any], form: str) -> str:
     if form == "json":
         return json.dumps({"metadata": header, "rows": rows}, indent=2, allow_nan=False) + "\n"
-    lines = _header_lines(header)
     if form == "csv":
+        # Header and rows only: `pandas.read_csv(path)` and spreadsheets open it as written. Its conventions go into a
+        # sidecar file beside it (conventions_sidecar), never into comment lines that readers take for data.
         output = io.StringIO()
-        output.write("".join(f"# {line}\n" for line in lines))
         writer = csv.DictWriter(output, fieldnames=list(COLUMNS), lineterminator="\n")
         writer.writeheader()
         writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)
         return output.getvalue()
+    lines = _header_lines(header)
     table = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     table += ["| " + " | ".join(_markdown_cell(row[key]) for key in COLUMNS) + " |" for row in rows]
     return "\n".join([f"> {line}" if line else ">" for line in lines] + ["", *table]) + "\n"
+
+
+def conventions_sidecar(csv_path: Path) -> Path:
+    """Where a CSV export's conventions go: `table.csv` -> `table.conventions.json`, beside it."""
+    return csv_path.with_name(f"{csv_path.stem}.conventions.json")
 
 
 def _header_lines(header: dict[str, Any]) -> list[str]:
