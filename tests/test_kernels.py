@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
+from harness.conventions import METRIC_COLUMNS
 from harness.reporting.check import Tolerances
 from harness.training.profiles import REPRODUCIBLE_CPU_KERNELS, cpu_kernel_environment
 
@@ -27,7 +28,7 @@ KERNEL_VARIABLES = ("MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "ATEN_CPU_CAPABILITY"
 # What a CPU that MKL's AVX2 reproducibility branch does not serve (any AMD CPU, per MKL's documentation) runs.
 NON_INTEL_MKL = {**REPRODUCIBLE_CPU_KERNELS, "MKL_CBWR": "AUTO"}
 # Two smoke runs of one trial on different machines must agree ten times closer than the gate's tolerance.
-AGREEMENT = {metric: getattr(Tolerances(), metric) / 10 for metric in ("psnr_y", "ssim_y")}
+AGREEMENT = {metric: getattr(Tolerances(), metric) / 10 for metric in METRIC_COLUMNS}
 
 
 def _clean_environment(extra: dict[str, str]) -> dict[str, str]:
