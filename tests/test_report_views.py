@@ -15,7 +15,7 @@ from harness.data.benchmark import GENERATED_LR
 from harness.evaluation.visuals import candidate_boxes, choose_box
 from harness.published.paper import load_paper
 from harness.records import load_records
-from harness.reporting import figures
+from harness.reporting import figures, visual_comparison
 from harness.reporting.findings import reproduction_findings, summarize
 from harness.reporting.latex import latex_table
 from harness.reporting.numbers import format_diff, format_number, format_precise, format_shown
@@ -229,7 +229,7 @@ def test_visual_comparison_crops_where_the_methods_differ(tmp_path: Path) -> Non
         sr[:16] = np.clip(hr[:16] + 3, 0, 255)  # the first (the HR's own pick): both wrong alike
         visual = {**shared, "file": _save(results, f"{model}.png", sr)}
         write_record(results, model, model=model, feeds=[("table5", model.upper())], visuals={"Set5": visual})
-    made, notes = figures.visual_comparisons(results, load_records(results))
+    made, notes = visual_comparison.visual_comparisons(results, load_records(results))
     assert notes == [] and len(made) == 1
     assert "at (32, 0)" in made[0].caption and "differ most" in made[0].caption
     assert "boxed in red on the whole image" in made[0].caption

@@ -1,4 +1,5 @@
-"""The report's figures, drawn with matplotlib's Agg backend into PNG bytes.
+"""The report's figures, drawn with matplotlib's Agg backend into PNG bytes (the visual comparison of crops is in
+harness/reporting/visual_comparison.py).
 
 Each function returns a `Figure`, or None when the records hold nothing to draw (the report then says so).
 """
@@ -6,20 +7,15 @@ Each function returns a `Figure`, or None when the records hold nothing to draw 
 import io
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-from PIL import Image  # noqa: E402
 
-from harness.errors import UserError  # noqa: E402
-from harness.evaluation.metrics import psnr_y, rgb_to_y  # noqa: E402
-from harness.published.paper import UNITS, TableColumn, load_paper, table_title  # noqa: E402
-from harness.records import TrialRecord, Visual, results_file  # noqa: E402
+from harness.published.paper import UNITS, TableColumn, load_paper  # noqa: E402
+from harness.records import TrialRecord  # noqa: E402
 from harness.reporting.tables import ReproductionTable  # noqa: E402
 
 plt.rcParams.update({
@@ -30,10 +26,9 @@ plt.rcParams.update({
 })
 PAPER_STYLE = {"color": "0.45", "marker": "o", "label": "paper"}
 REPRODUCED_STYLE = {"color": "tab:red", "marker": "s", "label": "reproduced"}
-MAX_VISUAL_PANELS = 8
 
 
-def _text(text: object) -> str:
+def plain_text(text: object) -> str:
     """A name from a record or the paper as plain text: a "$" must not start mathtext."""
     return str(text).replace("$", r"\$")
 
@@ -47,7 +42,7 @@ class Figure:
     panels: tuple[str, ...] = ()  # the titles of its panels, where they name what is compared (visual comparison)
 
 
-def _png(figure: plt.Figure) -> bytes:
+def figure_png(figure: plt.Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(figure)
@@ -103,16 +98,16 @@ def ablation_curve(table: ReproductionTable) -> Figure | None:
     relative.errorbar(x[reproduced], psnr["delta_ref"][reproduced], yerr=psnr["spread"][reproduced].fillna(0),
                       capsize=3, linestyle="--", **REPRODUCED_STYLE)
     relative.set(xlabel=drawn.x_label, ylabel=f"{column.dataset} PSNR − full model (dB)",
-                 title=_text(f"Relative to the full model ({table.spec.reference_row})"))
+                 title=plain_text(f"Relative to the full model ({table.spec.reference_row})"))
     absolute.legend(frameon=False)
     for axis in (absolute, relative):
         axis.set_xticks(x)
-        axis.set_xticklabels([_text(table.rows.loc[key, "label"]) for key in keys])
+        axis.set_xticklabels([plain_text(table.rows.loc[key, "label"]) for key in keys])
     added = [str(key) for key in keys if table.rows.loc[key, "status"] == "not in paper"]
     caption = ("Grey: the paper. Red: reproduced mean over seeds; error bars are the standard deviation over seeds "
                "(left) and the seed-to-seed spread of a difference (right)."
                + (f" Rows the paper lacks ({', '.join(added)}): reproduced only." if added else ""))
-    return Figure(drawn.name, f"{drawn.title} ({table.spec.label})", caption, _png(figure))
+    return Figure(drawn.name, f"{drawn.title} ({table.spec.label})", caption, figure_png(figure))
 
 
 def _pick_dataset(frame, rows, datasets: list[str]) -> str:
@@ -155,7 +150,7 @@ def tradeoff(table: ReproductionTable) -> Figure:
                   f"Grey dots: the paper's {spec.label}. Red squares: reproduced, with an arrow from the published "
                   f"point of the same method; hollow where only {_SIZE_WORDS[size.column]} was reproduced, placed at "
                   "the paper's PSNR. The axes zoom on the lightweight cluster"
-                  + (f"; off the axes: {'; '.join(notes)}." if notes else "."), _png(figure),
+                  + (f"; off the axes: {'; '.join(notes)}." if notes else "."), figure_png(figure),
                   tuple(name for name, *_ in panels))
 
 
@@ -233,8 +228,8 @@ def _scatter(axis, x_fields, y_fields, labels, scale_params: float, unit: str) -
     repro_y = measured_y.fillna(paper_y)
     mine = repro_x.notna() & repro_y.notna()
     full = mine & measured_y.notna()
-    points = [(float(paper_x[key]), float(paper_y[key]), _text(labels[key]), "paper") for key in paper_x[shown].index]
-    points += [(float(repro_x[key]), float(repro_y[key]), _text(labels[key]), "reproduced")
+    points = [(float(paper_x[key]), float(paper_y[key]), plain_text(labels[key]), "paper") for key in paper_x[shown].index]
+    points += [(float(repro_x[key]), float(repro_y[key]), plain_text(labels[key]), "reproduced")
                for key in repro_x[mine].index]
     if not points:
         return []
@@ -310,196 +305,12 @@ def training_curves(records: list[TrialRecord]) -> Figure | None:
             seed = record.config.seed
             text = label + (f", seed {seed}" if len(seeds) > 1 else "")
             axis.plot(steps, losses, linewidth=1, color=colors[label],
-                      linestyle=("-", "--", ":", "-.")[seeds.index(seed) % 4], label=_text(text))
+                      linestyle=("-", "--", ":", "-.")[seeds.index(seed) % 4], label=plain_text(text))
         title = f"{tables[name].label}: {tables[name].row_header}" if name in tables else "trials feeding no table"
-        axis.set(title=_text(title), xlabel="iteration", ylabel="L1 loss", yscale="log")
+        axis.set(title=plain_text(title), xlabel="iteration", ylabel="L1 loss", yscale="log")
         axis.grid(alpha=0.25, which="both")
         axis.legend(frameon=False, fontsize=6, ncol=2 if len(lines) > 6 else 1, loc="upper right")
     figure.tight_layout()
     return Figure("training_curves", "Training curves",
                   f"{len(curves)} trial{'s' * (len(curves) > 1)}, one panel per table they feed, one line per row "
-                  "(line styles: seeds). The loss is the mean L1 loss since the previous point.", _png(figure))
-
-
-@dataclass(frozen=True)
-class _Panel:
-    title: str
-    image: np.ndarray
-    box: tuple[int, int, int, int] | None = None  # drawn on the image (the overview): top, left, height, width
-
-
-@dataclass(frozen=True)
-class _Method:
-    """One method's crops in a visual comparison."""
-    name: str
-    crops: list[np.ndarray]  # one per candidate window
-
-
-def _model_order(record: TrialRecord) -> tuple:
-    model = record.config.model.lower()
-    return model != "bicubic", model.startswith("mren"), model, record.config.seed, record.trial_id
-
-
-def _visual_file(results_dir: Path, record: TrialRecord, name: str) -> Path:
-    """A crop a record names, refused (one line naming the record) when it or a link on its way leads out of the
-    results folder: the report embeds no other file."""
-    try:
-        return results_file(results_dir, name)
-    except UserError as error:
-        raise UserError(f"trial record {record.path or record.trial_id}: {error}") from None
-
-
-def _short_name(record: TrialRecord) -> str:
-    """A column title: the row of the comparison table the trial feeds ("IMDN", "SRCNN (retrained)"), else the model
-    and the first row it feeds."""
-    tables = load_paper().tables
-    rows = [feed.row for feed in record.feeds if feed.table in tables and tables[feed.table].kind == "comparison"]
-    if rows:
-        return rows[0]
-    if record.feeds:
-        return f"{record.config.model} ({table_title(record.feeds[0].table)} {record.feeds[0].row})"
-    return record.config.model
-
-
-def _windows(visual: Visual) -> tuple[tuple[int, int, int, int], ...]:
-    return tuple(tuple(box) for box in visual.candidates) or (tuple(visual.box),)
-
-
-def _crops(path: Path, windows: tuple[tuple[int, int, int, int], ...]) -> list[np.ndarray] | None:
-    """The crops a visual file holds for `windows`: stacked top to bottom (records with candidates), or one crop
-    (older records: the crop itself, or the whole image to cut it from)."""
-    if not path.is_file():
-        return None
-    image = _load(path)
-    if len(windows) == 1:
-        return [_crop(image, windows[0])]
-    heights = [height for _, _, height, _ in windows]
-    if image.shape[0] != sum(heights):
-        return None
-    return np.split(image, np.cumsum(heights)[:-1], axis=0)
-
-
-def _most_different(hr: list[np.ndarray], methods: list[_Method]) -> int:
-    """The candidate window where the methods differ most: the largest mean over pixels of the variance across
-    methods of the signed Y error (SR - HR). A flat region, where every method is right, scores near zero."""
-    if len(methods) < 2:
-        return 0
-    scores = []
-    for index, reference in enumerate(hr):
-        errors = np.stack([rgb_to_y(method.crops[index]) - rgb_to_y(reference) for method in methods])
-        scores.append(float(errors.var(axis=0).mean()))
-    return int(np.argmax(scores))
-
-
-def _crop_psnr(crop: np.ndarray, hr: np.ndarray) -> str:
-    value = psnr_y(crop, hr, crop_border=0)
-    return "∞ dB" if not np.isfinite(value) else f"{value:.2f} dB"
-
-
-def visual_comparisons(results_dir: Path, records: list[TrialRecord]) -> tuple[list[Figure], list[str]]:
-    """Figure 5 of the paper: per benchmark set and scale, the whole image with the chosen crop boxed, then the crop
-    of the HR, of bicubic upscaling and of each method, each titled with its name and the crop's PSNR. The crop is
-    the candidate window (stored by every trial, harness/evaluation/visuals.py) where the methods differ most.
-    Returns the figures and notes on what was missing."""
-    notes: list[str] = []
-    by_view: dict[tuple, list[tuple[TrialRecord, Visual]]] = {}
-    for record in records:
-        for dataset, visual in record.visuals.items():
-            for name in (visual.file, visual.hr_file, visual.bicubic_file, visual.overview_file):
-                if name is not None:
-                    _visual_file(results_dir, record, name)  # whether drawn or not: a record leading out is refused
-            by_view.setdefault((dataset, record.config.scale, visual.image, _windows(visual)), []).append(
-                (record, visual))
-    chosen: dict[tuple, tuple] = {}
-    for view, members in by_view.items():  # per set and scale, the image and windows most trials show
-        key = view[:2]
-        if key not in chosen or len(members) > len(by_view[chosen[key]]):
-            chosen[key] = view
-    figures = []
-    for (dataset, scale), view in sorted(chosen.items()):
-        _, _, image_name, windows = view
-        members = sorted(by_view[view], key=lambda item: _model_order(item[0]))
-        comparisons = [item for item in members if any(_compares(feed.table) for feed in item[0].feeds)] or members
-        first_record, first = members[0]
-        hr = _crops(_visual_file(results_dir, first_record, first.hr_file), windows)
-        if hr is None:
-            notes.append(f"{dataset} ×{scale}: no HR crops {first.hr_file}")
-            continue
-        bicubic = (_crops(_visual_file(results_dir, first_record, first.bicubic_file), windows)
-                   if first.bicubic_file else None)
-        methods: list[_Method] = []
-        seen_groups = set()
-        for record, visual in comparisons:
-            if record.group_key in seen_groups or (bicubic is not None and record.config.model == "bicubic"):
-                continue  # seeds of one experiment look alike; bicubic has its own column
-            seen_groups.add(record.group_key)
-            crops = _crops(_visual_file(results_dir, record, visual.file), windows)
-            if crops is None:
-                notes.append(f"{record.trial_id}: missing or malformed {visual.file}")
-                continue
-            methods.append(_Method(_short_name(record), crops))
-        if len(methods) > MAX_VISUAL_PANELS:
-            notes.append(f"{dataset} ×{scale}: {len(methods) - MAX_VISUAL_PANELS} more methods not shown")
-            methods = methods[:MAX_VISUAL_PANELS]
-        index = _most_different(hr, methods)
-        panels = []
-        overview = _visual_file(results_dir, first_record, first.overview_file) if first.overview_file else None
-        if overview is not None and first.image_size and overview.is_file():
-            panels.append(_Panel(f"{image_name} (whole)", _load(overview),
-                                 _scaled_box(windows[index], first.image_size, overview)))
-        panels.append(_Panel("HR", hr[index]))
-        if bicubic is not None:
-            panels.append(_Panel(f"Bicubic\n{_crop_psnr(bicubic[index], hr[index])}", bicubic[index]))
-        panels += [_Panel(f"{method.name}\n{_crop_psnr(method.crops[index], hr[index])}", method.crops[index])
-                   for method in methods]
-        figures.append(_visual_figure(dataset, scale, image_name, windows[index], panels,
-                                      len(windows) > 1 and len(methods) > 1))
-    return figures, notes
-
-
-def _scaled_box(box: tuple[int, int, int, int], image_size: tuple[int, int], overview: Path) -> tuple:
-    with Image.open(overview) as image:
-        factor = image.height / image_size[0]
-    return tuple(value * factor for value in box)
-
-
-def _visual_figure(dataset: str, scale: int, image_name: str, box: tuple[int, int, int, int], panels: list[_Panel],
-                   picked: bool) -> Figure:
-    columns = min(len(panels), 6)
-    rows = -(-len(panels) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.25 * rows), squeeze=False)
-    for axis in axes.flat:
-        axis.set_axis_off()
-    for axis, panel in zip(axes.flat, panels):
-        axis.imshow(panel.image, interpolation="nearest")
-        axis.set_title(_text(panel.title), fontsize=8)
-        if panel.box is not None:
-            top, left, height, width = panel.box
-            axis.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor="red",
-                                     linewidth=2))
-    top, left, height, width = box
-    how = ("the candidate window where the methods' errors differ most (largest variance across methods of SR − HR)"
-           if picked else "the window of largest HR variance")
-    return Figure(f"visual_{dataset}_x{scale}", f"Visual comparison: {dataset} {image_name}, ×{scale}",
-                  f"Crop of {height}×{width} HR pixels at ({top}, {left}), boxed in red on the whole image: {how}. "
-                  "Enlarged without smoothing; each title gives the PSNR (Y) of the crop shown.", _png(figure),
-                  tuple(panel.title for panel in panels))
-
-
-def _compares(table: str) -> bool:
-    """Whether `table` is one comparing methods: its trials make the visual comparison."""
-    tables = load_paper().tables
-    return table in tables and tables[table].kind == "comparison"
-
-
-def _load(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
-
-
-def _crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """Files may hold the crop itself or the whole image; crop the latter."""
-    top, left, height, width = box
-    if image.shape[0] > height or image.shape[1] > width:
-        return image[top:top + height, left:left + width]
-    return image
+                  "(line styles: seeds). The loss is the mean L1 loss since the previous point.", figure_png(figure))

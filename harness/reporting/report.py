@@ -15,7 +15,7 @@ import jinja2
 from harness.atomic import write_bytes_atomic
 from harness.published.paper import Paper, load_paper
 from harness.records import load_records
-from harness.reporting import figures
+from harness.reporting import figures, visual_comparison
 from harness.reporting.budget import training_budget
 from harness.reporting.consistency import ClaimCheck, check_claims, consistency_findings
 from harness.reporting.findings import Finding, reproduction_findings, summarize
@@ -66,7 +66,7 @@ def build_report(results_dir: Path, paper: Paper | None = None) -> Report:
         missing["Training curves"] = "no record carries a training curve (evaluation-only trials)"
     else:
         made.append(curves)
-    visuals, visual_notes = figures.visual_comparisons(Path(results_dir), records)
+    visuals, visual_notes = visual_comparison.visual_comparisons(Path(results_dir), records)
     if not visuals:
         missing["Visual comparison"] = "no record carries visuals"
 
