@@ -32,3 +32,16 @@ def test_an_ascii_terminal_gets_escapes_not_a_crash(tmp_path: Path) -> None:
                              env={**os.environ, "PYTHONIOENCODING": "ascii", "LC_ALL": "C"}, timeout=120)
     assert process.returncode == 2, process.stderr
     assert b"Traceback" not in process.stderr and b"\\xd7" in process.stderr
+
+
+def test_a_closed_standard_output_is_no_traceback(tmp_path: Path) -> None:
+    """`>&-` (or a daemon without a terminal): the command does its work, what it would print is dropped."""
+    out = tmp_path / "Set5x2"
+    command = (f"{sys.executable} -m harness list models >&- && "
+               f"{sys.executable} -m harness degrade --hr {tmp_path / 'none'} --scale 2 --out {out} >&-")
+    process = subprocess.run(["bash", "-c", command], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in process.stderr, process.stderr
+    assert process.returncode == 2 and process.stderr.startswith("error:") and process.stderr.count("\n") == 1
+    closed_both = subprocess.run(["bash", "-c", f"{sys.executable} -m harness list specs >&- 2>&-"], cwd=REPO_ROOT,
+                                 capture_output=True, text=True, timeout=120)
+    assert closed_both.returncode == 0
