@@ -73,7 +73,7 @@ def _train_and_score(model_name: str, scale: int, data_root: Path, precision: st
 
     from harness import registry
     from harness.data.benchmark import open_benchmark
-    from harness.data.training import training_data
+    from harness.training.training_set import training_data
     from harness.evaluation.evaluate import evaluate
     from harness.training.loop import seed_everything, train
     from harness.training.profiles import training_settings

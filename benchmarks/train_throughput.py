@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from harness import registry
-from harness.data.training import training_data
+from harness.training.training_set import training_data
 from harness.training.loop import seed_everything, train
 from harness.training.profiles import training_settings
 

@@ -1,0 +1,48 @@
+"""The scripts in benchmarks/ are run by hand (and test_kernels runs one), so a moved harness name would break them
+silently: every harness name they import, at the top or inside a function, must exist."""
+
+import ast
+import importlib
+
+import pytest
+from conftest import REPO_ROOT
+
+SCRIPTS = sorted((REPO_ROOT / "benchmarks").glob("*.py"))
+
+
+def harness_imports(source: str) -> list[tuple[str, str | None]]:
+    """(module, name) of every `from harness... import name` and (module, None) of every `import harness...`."""
+    found: list[tuple[str, str | None]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "harness":
+            found += [(node.module, alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, None) for alias in node.names if alias.name.split(".")[0] == "harness"]
+    return found
+
+
+def missing_names(source: str) -> list[str]:
+    missing = []
+    for module_name, name in harness_imports(source):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            missing.append(module_name)
+            continue
+        if name is not None and not hasattr(module, name):
+            try:
+                importlib.import_module(f"{module_name}.{name}")  # a submodule
+            except ImportError:
+                missing.append(f"{module_name}.{name}")
+    return missing
+
+
+def test_the_check_finds_a_moved_name() -> None:
+    source = "def f():\n    from harness.data.training import training_data\n    from harness.records import Gone\n"
+    assert missing_names(source) == ["harness.data.training.training_data", "harness.records.Gone"]
+    assert missing_names("from harness.nowhere import x\n") == ["harness.nowhere"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
+def test_every_harness_name_a_benchmark_imports_exists(script) -> None:
+    assert missing_names(script.read_text()) == []
