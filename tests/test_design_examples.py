@@ -98,11 +98,13 @@ def test_the_ablation_axis_example_adds_its_own_rows_to_the_papers_table(tmp_pat
     assert table.frame.loc["SCACB", ("PSNR(Set5)", "paper")] == paper.value("table3", "SCACB", "psnr_y", "Set5").value
 
 
-def test_the_protocol_example_scores_under_its_conventions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_the_protocol_example_scores_under_its_conventions(tmp_path: Path, request: pytest.FixtureRequest,
                                                            capsys: pytest.CaptureFixture) -> None:
     [(language, text)] = examples("Adding an evaluation protocol")
     assert language == "python"
-    monkeypatch.setattr(protocols, "PROTOCOLS", dict(protocols.PROTOCOLS))  # the example's entry ends with the test
+    # The example's entry ends with the test: the registry gets its own entries back afterwards.
+    saved = dict(protocols.PROTOCOLS)
+    request.addfinalizer(lambda: (protocols.PROTOCOLS.clear(), protocols.PROTOCOLS.update(saved)))
     exec(text, {})
     (tmp_path / "HR").mkdir()
     rng = np.random.default_rng(0)

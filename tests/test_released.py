@@ -17,6 +17,7 @@ from harness.data.benchmark import ImagePair, open_benchmark
 from harness.data.matlab import imresize_single, shave, to_uint8
 from harness.errors import UserError
 from harness.evaluation import protocols
+from harness.evaluation.protocols import matlab_demos
 from harness.evaluation.evaluate import evaluate
 from harness.evaluation.metrics import psnr
 from harness.weight_readers import READERS, matconvnet_vdsr_state_dict, read_caffemodel, srcnn_state_dict
@@ -328,8 +329,8 @@ def test_set14_has_one_one_channel_image(shared_dir) -> None:
 def test_single_precision_scripts_take_a_one_channel_image_as_its_own_y(tmp_path) -> None:
     pairs = _grey_pairs(tmp_path)
     grey = pairs["one"].hr[..., 0]
-    np.testing.assert_array_equal(protocols._rounded_luma(pairs["one"]), grey)
-    np.testing.assert_array_equal(protocols._rounded_luma(pairs["three"]),
+    np.testing.assert_array_equal(matlab_demos._rounded_luma(pairs["one"]), grey)
+    np.testing.assert_array_equal(matlab_demos._rounded_luma(pairs["three"]),
                                   to_uint8(16 + 219 / 255 * grey.astype(np.float64)))
     # bicubic under srcnn-demo on the one-channel file: the script's pipeline on the grey values themselves
     ground_truth = grey.astype(np.float32) / np.float32(255)

@@ -1,15 +1,4 @@
-"""Evaluation protocols: how an SR output is made from a benchmark pair and scored, each a named object.
-
-A published PSNR/SSIM is the product of weights *and* of the script that scored them. `common` is the convention of
-EDSR, IMDN and the MREN paper (`../shared/README.md`): every model maps RGB LR to RGB SR, which is quantized and
-scored on Y. The others transcribe the test scripts that some authors released with their weights; they run only
-networks on the luma channel (models with a `luma(y_lr, y_up)` method) and make their inputs from the HR as the
-script does. `docs/protocols.md` tabulates what each one decides.
-"""
-
-import copy
-from dataclasses import dataclass
-from typing import Callable
+"""The MATLAB/Caffe test scripts released with SRCNN, VDSR and IDN, transcribed as protocols."""
 
 import numpy as np
 import torch
@@ -18,69 +7,8 @@ from torch import nn
 from harness.data.benchmark import ImagePair
 from harness.data.matlab import (imresize_double, imresize_single, modcrop, rgb2ycbcr_double, rgb2ycbcr_uint8, shave,
                                  to_uint8, ycbcr2rgb_double)
-from harness.errors import UserError
-from harness.evaluation.inference import require_finite, super_resolve
-from harness.evaluation.metrics import CONVENTIONS, psnr, psnr_y, ssim, ssim_y
-
-Scorer = Callable[[nn.Module, ImagePair, int, torch.device], tuple[float, float]]
-
-
-@dataclass(frozen=True)
-class Protocol:
-    name: str
-    source: str  # what it transcribes
-    conventions: dict[str, str]  # written into every evaluation it produced
-    score: Scorer  # (model, pair, scale, device) -> (PSNR, SSIM) of one image
-    luma_only: bool  # runs only models with a luma(y_lr, y_up) method
-    uses_lr_files: bool = True  # False: makes its own LR from the HR, as its script does
-
-    def lr_source(self, benchmark_lr_source: str) -> str:
-        return benchmark_lr_source if self.uses_lr_files else f"made from the HR: {self.conventions['lr']}"
-
-
-PROTOCOLS: dict[str, Protocol] = {}
-
-
-def get(name: str) -> Protocol:
-    if name not in PROTOCOLS:
-        raise UserError(f"unknown protocol {name!r}; known protocols: {', '.join(sorted(PROTOCOLS))}")
-    return PROTOCOLS[name]
-
-
-def check_runs(protocol: Protocol, model: nn.Module, model_name: str) -> None:
-    if protocol.luma_only and not hasattr(model, "luma"):
-        raise UserError(f"protocol {protocol.name!r} runs networks on the luma channel only; {model_name!r} is not one")
-
-
-@torch.no_grad()
-def run_luma(model: nn.Module, y_lr: np.ndarray, y_up: np.ndarray, dtype: torch.dtype,
-             device: torch.device) -> np.ndarray:
-    """The model's luma network on HxW arrays (0..1), in `dtype`; returns the SR luma as a numpy array."""
-    network = model if next(model.parameters()).dtype == dtype else copy.deepcopy(model).to(dtype)
-    network.eval()
-
-    def tensor(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).to(device, dtype)[None, None]
-
-    return require_finite(network.luma(tensor(y_lr), tensor(y_up))[0, 0].cpu().numpy())
-
-
-# --- common ---------------------------------------------------------------------------------------------------------
-
-def _score_common(model: nn.Module, pair: ImagePair, scale: int, device: torch.device) -> tuple[float, float]:
-
-    sr = super_resolve(model, pair.lr, device)
-    if sr.shape != pair.hr.shape:
-        raise ValueError(f"{pair.name}: model output {sr.shape} but HR is {pair.hr.shape}")
-    return psnr_y(sr, pair.hr, crop_border=scale), ssim_y(sr, pair.hr, crop_border=scale)
-
-
-PROTOCOLS["common"] = Protocol(
-    name="common",
-    source="EDSR/IMDN evaluation conventions, ../shared/README.md",
-    conventions={**CONVENTIONS, "sr": "the model maps RGB LR (the benchmark's LR files) to RGB SR; a luma network "
-                 "runs on the Y of MATLAB's bicubic upsampling and takes Cb/Cr from it"},
-    score=_score_common, luma_only=False)
+from harness.evaluation.metrics import psnr, ssim
+from harness.evaluation.protocols.base import PROTOCOLS, Protocol, run_luma
 
 # The authors' scripts test `size(im, 3)`: a one-channel (grey) file skips rgb2ycbcr and its grey values are Y.
 # `common` replicates it to three channels instead (Y = 16 + 219/255 g). A grey image stored with three equal
@@ -88,8 +16,6 @@ PROTOCOLS["common"] = Protocol(
 GRAYSCALE = ("a one-channel file is its own Y: the grey values, without rgb2ycbcr (the scripts' size(im, 3) == 1 "
              "branch); three equal channels are RGB")
 
-
-# --- the authors' scripts -------------------------------------------------------------------------------------------
 
 def _rounded_luma(pair: ImagePair) -> np.ndarray:
     """`if size(im,3)>1, im = rgb2ycbcr(im); im = im(:, :, 1); end` on the uint8 image `imread` gives.
