@@ -8,19 +8,34 @@ each is kept, which damps the noise of a shared machine.
 
     python benchmarks/train_throughput.py [--model mren] [--scale 4] [--batch 16] [--hr-patch 48]
                                           [--iterations 20] [--device cpu|cuda] [--bf16] [--channels-last]
+    python benchmarks/train_throughput.py --patches [--small] [--device cpu|cuda]
+
+`--patches` measures the training patch stream alone (`patch_throughput`, also called by other scripts): patches per
+CPU-second at batch 16, HR patch 192, x4 and x2, on a synthetic DIV2K-sized set made here (decoded images of
+2040x1356, random bytes: sampling does not care what the pixels show). The old path, one float patch per sample
+through a DataLoader as the loop had it until issue 18, runs beside the new ones: whole uint8 batches cut on the CPU
+(in process and in DataLoader workers) and cut on the device from a resident copy of the set. CPU time counts the
+process and its finished workers.
 """
 
 import argparse
 import copy
 import dataclasses
+import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, Iterable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
 
 from harness import registry
+from harness.data.patch_stream import PatchBatch, PatchBatches, ResidentImages
+from harness.data.training import TrainingPair, TrainingPatches
 from harness.training.training_set import training_data
 from harness.training.loop import seed_everything, train
 from harness.training.profiles import training_settings
@@ -49,6 +64,157 @@ def bare_loop(model: torch.nn.Module, lr: torch.Tensor, hr: torch.Tensor, iterat
     return time.perf_counter() - start
 
 
+class LegacyPatches(Dataset):
+    """The per-sample stream as it was before issue 18 (same draws, same bytes): a pass's permutation rebuilt for
+    every sample, and one float tensor per patch, collated by the DataLoader."""
+
+    def __init__(self, patches: TrainingPatches) -> None:
+        self.patches = patches
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        seed, sample = key
+        data = self.patches
+        count = len(data.pairs)
+        order = np.random.default_rng((seed, sample // count, 0)).permutation(count)
+        pair = data.pairs[order[sample % count]]
+        rng = np.random.default_rng((seed, sample, 1))
+        lr_patch = data.hr_patch // data.scale
+        top = int(rng.integers(0, pair.lr.shape[0] - lr_patch + 1))
+        left = int(rng.integers(0, pair.lr.shape[1] - lr_patch + 1))
+        lr = pair.lr[top:top + lr_patch, left:left + lr_patch]
+        hr = pair.hr[top * data.scale:(top + lr_patch) * data.scale, left * data.scale:(left + lr_patch) * data.scale]
+        if data.augment:
+            bits = rng.integers(0, 2, size=3)
+            lr, hr = _legacy_dihedral(lr, *bits), _legacy_dihedral(hr, *bits)
+        return _legacy_tensor(lr), _legacy_tensor(hr)
+
+
+def _legacy_dihedral(patch: np.ndarray, horizontal: int, vertical: int, transpose: int) -> np.ndarray:
+    if horizontal:
+        patch = patch[:, ::-1]
+    if vertical:
+        patch = patch[::-1]
+    return patch.transpose(1, 0, 2) if transpose else patch
+
+
+def _legacy_tensor(patch: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1))).float().div_(255)
+
+
+def synthetic_div2k(scale: int, *, images: int, height: int = 1356, width: int = 2040,
+                    hr_patch: int = 192) -> TrainingPatches:
+    """`images` decoded DIV2K-sized pairs of random bytes (the LR is a subsampling: only its size matters here)."""
+    rng = np.random.default_rng(0)
+    pairs = []
+    for index in range(images):
+        hr = rng.integers(0, 256, size=(height - height % scale, width - width % scale, 3), dtype=np.uint8)
+        pairs.append(TrainingPair(f"synthetic{index:04d}", hr, np.ascontiguousarray(hr[::scale, ::scale])))
+    return TrainingPatches(pairs, scale=scale, hr_patch=hr_patch, augment=True, description="synthetic DIV2K")
+
+
+def _cpu_seconds() -> float:
+    """This process and its finished children (DataLoader workers, once joined)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _patches_per_cpu_second(batches: Callable[[], Iterable[PatchBatch | list[torch.Tensor]]],
+                            device: torch.device | None, dtype: torch.dtype, count: int) -> float:
+    """Patches per CPU-second of a batch source, each batch converted to `dtype` on `device` as the loop does (not at
+    all with no device: the host's share when a card does it)."""
+    start = _cpu_seconds()
+    delivered = 0
+    for batch in batches():
+        if isinstance(batch, PatchBatch):
+            hr = batch.to_unit_float(device, dtype)[1] if device is not None else batch.hr
+        else:  # the old path's collated float batch
+            hr = batch[1].to(device, dtype) if device is not None else batch[1]
+        delivered += hr.shape[0]
+    if device is not None:
+        synchronize(device)
+    assert delivered == count, (delivered, count)
+    return count / max(_cpu_seconds() - start, 1e-9)
+
+
+def patch_throughput(*, device: torch.device | str | None = None, small: bool = False, batch: int = 16,
+                     hr_patch: int = 192, scales: tuple[int, ...] = (4, 2), workers: int = 2,
+                     batches: int | None = None, repeats: int = 2, threads: int | None = 1,
+                     out=sys.stdout) -> dict[str, dict[str, float]]:
+    """Print, and return by scale and path, training patches per CPU-second: the old per-sample path against the new
+    batch paths, side by side. `small`: a few small images and batches, to check the script in seconds. `threads`:
+    torch's CPU threads while measuring (one by default: idle threads spinning on a loaded machine count as CPU time
+    without cutting a patch)."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    previous_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _patch_throughput(device, small, batch, hr_patch, scales, workers, batches, repeats, out)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _patch_throughput(device: torch.device, small: bool, batch: int, hr_patch: int, scales: tuple[int, ...],
+                      workers: int, batches: int | None, repeats: int, out) -> dict[str, dict[str, float]]:
+    images, height, width = (4, 400, 300) if small else (24, 1356, 2040)
+    hr_patch = min(hr_patch, 96) if small else hr_patch
+    batches = batches or (4 if small else 60)
+    count = batches * batch
+    seed = 0
+    cpu = torch.device("cpu")
+    figures: dict[str, dict[str, float]] = {}
+    print(f"training patches per CPU-second: batch {batch}, HR patch {hr_patch}, {images} synthetic "
+          f"{width}x{height} images, {batches} batches per path, training device {device}, float32, "
+          f"{torch.get_num_threads()} torch threads, best of {repeats}", file=out)
+    for scale in scales:
+        data = synthetic_div2k(scale, images=images, height=height, width=width, hr_patch=hr_patch)
+        legacy = LegacyPatches(data)
+        keys = [(seed, sample) for sample in range(count)]
+        new = PatchBatches(data.stream, seed=seed, batch_size=batch)
+        crops = PatchBatches(data.stream, seed=seed, batch_size=batch, oriented=False)
+        context = "fork" if sys.platform == "linux" else None
+
+        def loader(dataset: Dataset, **options) -> Callable[[], DataLoader]:
+            return lambda: DataLoader(dataset, **options)
+
+        old_keys = {"batch_size": batch, "sampler": keys}
+        new_keys = {"batch_size": None, "sampler": range(batches)}
+        in_workers = {"num_workers": workers, "multiprocessing_context": context}
+        # (label, batches, where they become float): None means on the card, which is not the host's time
+        paths: list[tuple[str, Callable[[], Iterable], torch.device | None]] = [
+            ("old: float per sample, in process", loader(legacy, **old_keys), cpu),
+            (f"old: float per sample, {workers} workers", loader(legacy, **old_keys, **in_workers), cpu),
+            ("new, CPU run: uint8 batches, in process", loader(new, **new_keys), cpu),
+            (f"new, CPU run: uint8 batches, {workers} workers", loader(new, **new_keys, **in_workers), cpu),
+        ]
+        if device.type == "cpu":
+            paths += [
+                ("new, GPU run, host share: uint8 crops, in process", loader(crops, **new_keys), None),
+                (f"new, GPU run, host share: uint8 crops, {workers} workers",
+                 loader(crops, **new_keys, **in_workers), None),
+            ]
+        else:
+            resident = ResidentImages(data.stream, device)
+            paths += [
+                (f"new, GPU run: uint8 crops, oriented on {device.type}", loader(crops, **new_keys), device),
+                (f"new, GPU run: set resident on {device.type}", lambda: (
+                    resident.crop(seed, index * batch, (index + 1) * batch) for index in range(batches)), device),
+            ]
+        rates: dict[str, list[float]] = {label: [] for label, _, _ in paths}
+        for _ in range(repeats):  # interleaved, best kept: a shared machine's noise only ever slows a path down
+            for label, source, where in paths:
+                rates[label].append(_patches_per_cpu_second(source, where, torch.float32, count))
+        figures[f"x{scale}"] = {label: max(values) for label, values in rates.items()}
+        print(f"  x{scale}", file=out)
+        for label, rate in figures[f"x{scale}"].items():
+            print(f"    {label:<54}{rate:10,.0f} patches/CPU-s", file=out)
+        old = figures[f"x{scale}"]["old: float per sample, in process"]
+        for label, rate in figures[f"x{scale}"].items():
+            if label.startswith("new"):
+                print(f"    {label + ' / old in process':<64}{rate / old:6.2f}x", file=out)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="mren")
@@ -64,10 +230,15 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--data-root", type=Path, default=None, help="train the harness loop on DIV2K from here")
+    parser.add_argument("--patches", action="store_true", help="measure the training patch stream alone")
+    parser.add_argument("--small", action="store_true", help="with --patches: a seconds-long check of the script")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    if args.patches:
+        patch_throughput(device=device, small=args.small)
+        return
 
     smoke = training_settings("smoke", epochs=1)
     settings = dataclasses.replace(

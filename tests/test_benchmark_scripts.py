@@ -46,3 +46,20 @@ def test_the_check_finds_a_moved_name() -> None:
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
 def test_every_harness_name_a_benchmark_imports_exists(script) -> None:
     assert missing_names(script.read_text()) == []
+
+
+def test_patch_throughput_runs_in_its_small_mode() -> None:
+    """benchmarks/train_throughput.py's patch stream section, which benchmarks/gpu_check.py also calls."""
+    import io
+    import sys
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    try:
+        from train_throughput import patch_throughput
+    finally:
+        sys.path.remove(str(REPO_ROOT / "benchmarks"))
+    out = io.StringIO()
+    figures = patch_throughput(small=True, batches=2, repeats=1, workers=1, device="cpu", out=out)
+    assert set(figures) == {"x4", "x2"}
+    for rates in figures.values():
+        assert "old: float per sample, in process" in rates and all(rate > 0 for rate in rates.values())
+    assert "patches/CPU-s" in out.getvalue()

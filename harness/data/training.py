@@ -1,7 +1,8 @@
 """Training data: random aligned (LR, HR) patches from DIV2K or from the bundled scikit-image photographs.
 
 Items are addressed by a key `(seed, sample)`, not by an image index: the patch for a key (which image, where,
-which flip/rotation) is a pure function of the key. The training loop asks for samples 0, 1, 2, ... of its seed,
+which flip/rotation) is a pure function of the key (its draws: harness/data/patch_stream.py, which also cuts whole
+batches of the stream for the training loop). The training loop asks for samples 0, 1, 2, ... of its seed,
 so the data stream is identical however many workers load it, and resuming at iteration k needs no loader state:
 it continues at sample k * batch_size. Images are visited in a fresh random order on every pass over the set, as a
 shuffled DataLoader would.
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -25,6 +25,7 @@ from harness.atomic import atomic_path
 from harness.data.bundled import BUNDLED_TRAIN, load_bundled
 from harness.data.images import crop_to_multiple, list_images, read_rgb
 from harness.data.matlab import imresize_uint8
+from harness.data.patch_stream import PatchStream
 from harness.errors import UserError
 
 SampleKey = tuple[int, int]  # (seed, sample number)
@@ -58,6 +59,7 @@ class TrainingPatches(Dataset):
         self.hr_patch = hr_patch
         self.augment = augment
         self.description = description
+        self.stream = PatchStream(self.pairs, scale=scale, hr_patch=hr_patch, augment=augment)
 
     def __len__(self) -> int:
         """Images per pass over the set (keys themselves are unbounded)."""
@@ -65,33 +67,8 @@ class TrainingPatches(Dataset):
 
     def __getitem__(self, key: SampleKey) -> tuple[Tensor, Tensor]:
         seed, sample = key
-        count = len(self.pairs)
-        order = np.random.default_rng((seed, sample // count, 0)).permutation(count)
-        pair = self.pairs[order[sample % count]]
-        rng = np.random.default_rng((seed, sample, 1))
-        lr_patch = self.hr_patch // self.scale
-        top = int(rng.integers(0, pair.lr.shape[0] - lr_patch + 1))
-        left = int(rng.integers(0, pair.lr.shape[1] - lr_patch + 1))
-        lr = pair.lr[top:top + lr_patch, left:left + lr_patch]
-        hr = pair.hr[top * self.scale:(top + lr_patch) * self.scale, left * self.scale:(left + lr_patch) * self.scale]
-        if self.augment:
-            horizontal, vertical, transpose = rng.integers(0, 2, size=3)  # the 8 flips/rotations of a square
-            lr, hr = _dihedral(lr, horizontal, vertical, transpose), _dihedral(hr, horizontal, vertical, transpose)
-        return _to_tensor(lr), _to_tensor(hr)
-
-
-def _dihedral(patch: np.ndarray, horizontal: int, vertical: int, transpose: int) -> np.ndarray:
-    if horizontal:
-        patch = patch[:, ::-1]
-    if vertical:
-        patch = patch[::-1]
-    if transpose:
-        patch = patch.transpose(1, 0, 2)
-    return patch
-
-
-def _to_tensor(patch: np.ndarray) -> Tensor:
-    return torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1))).float().div_(255)
+        batch = self.stream.cut(seed, sample, sample + 1)  # harness/data/patch_stream.py draws and cuts
+        return batch.lr[0].float().div_(255), batch.hr[0].float().div_(255)
 
 
 def bundled_training_data(scale: int, *, hr_patch: int, augment: bool = True) -> TrainingPatches:

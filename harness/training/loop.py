@@ -14,15 +14,17 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
 
 from harness.atomic import atomic_path
+from harness.data.patch_stream import PatchBatch, PatchBatches, ResidentImages, fits_on_device, resident_batches
+from harness.data.training import TrainingPatches
 from harness.errors import UserError
 from harness.records import Training
 from harness.training.profiles import TrainSettings
@@ -52,7 +54,7 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int, checkpoint_dir: Path,
+def train(model: nn.Module, settings: TrainSettings, *, data: TrainingPatches, seed: int, checkpoint_dir: Path,
           device: torch.device, bf16: bool = False, channels_last: bool = False,
           on_progress: Callable[[int, int, float], None] | None = None, owner: str = "",
           on_point: Callable[[TrainingPoint], None] | None = None,
@@ -61,7 +63,8 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
 
     The model is moved to `device` and to `settings.precision`, and stays there: evaluate it in that precision.
 
-    `data[(seed, k)]` must return sample k of the stream as (lr, hr) float tensors in [0, 1] (TrainingPatches does).
+    `data` is the training set; the loop takes samples k = iteration * batch size onwards of its stream for `seed`
+    (harness/data/patch_stream.py), in whole batches.
     `on_progress(iteration, total, mean_loss)` is called at every curve point. The model is left in eval mode.
     `owner` (a trial id) is written into every checkpoint; a checkpoint of another owner is refused.
     `on_point` gets the same curve points with the learning rate and speed; `on_resume(checkpoint, iteration)` is
@@ -105,10 +108,9 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
     started = time.perf_counter()
     last_point = (started, state.iteration)  # for iterations per second between curve points
     if state.iteration < settings.iterations:
-        batches = _loader(data, settings, seed, state.iteration, device)
-        for lr, hr in batches:
-            lr = lr.to(device, dtype, non_blocking=True)
-            hr = hr.to(device, dtype, non_blocking=True)
+        batches = _batches(data, settings, seed, state.iteration, device)
+        for batch in batches:
+            lr, hr = batch.to_unit_float(device, dtype)
             if channels_last:
                 lr = lr.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -170,26 +172,21 @@ class _Progress:
                    seconds=checkpoint["seconds"])
 
 
-class _SampleKeys(Sampler):
-    """(seed, k) for k in [start, stop): the stream position is all the data state a resumption needs."""
-
-    def __init__(self, seed: int, start: int, stop: int) -> None:
-        self.seed, self.start, self.stop = seed, start, stop
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        return ((self.seed, sample) for sample in range(self.start, self.stop))
-
-    def __len__(self) -> int:
-        return self.stop - self.start
-
-
-def _loader(data: Dataset, settings: TrainSettings, seed: int, start_iteration: int,
-            device: torch.device) -> DataLoader:
-    keys = _SampleKeys(seed, start_iteration * settings.batch_size, settings.iterations * settings.batch_size)
+def _batches(data: TrainingPatches, settings: TrainSettings, seed: int, start_iteration: int,
+             device: torch.device) -> Iterable[PatchBatch]:
+    """Batches start_iteration.. of the seed's stream as uint8: cut on a CUDA device that holds the set (the host
+    only draws), else on the CPU, in `num_workers` DataLoader workers or in this process; a CUDA device orients the
+    crops itself. The stream position is all the data state a resumption needs; the bytes are the same either way."""
+    stream = data.stream
+    if fits_on_device(stream, device):
+        return resident_batches(ResidentImages(stream, device), seed=seed, batch_size=settings.batch_size,
+                                start_batch=start_iteration, stop_batch=settings.iterations)
     workers = settings.num_workers
     # Forked workers share the decoded images copy-on-write; spawned ones would each unpickle a copy.
     context = "fork" if workers > 0 and sys.platform == "linux" else None
-    return DataLoader(data, batch_size=settings.batch_size, sampler=keys, num_workers=workers,
+    on_cpu = device.type == "cpu"  # other devices orient the crops themselves, in batched operations
+    return DataLoader(PatchBatches(stream, seed=seed, batch_size=settings.batch_size, oriented=on_cpu),
+                      sampler=range(start_iteration, settings.iterations), batch_size=None, num_workers=workers,
                       pin_memory=device.type == "cuda", multiprocessing_context=context,
                       prefetch_factor=4 if workers > 0 else None)
 
