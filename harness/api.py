@@ -11,16 +11,18 @@ once the running trials are cancelled. docs/design.md, "Running a grid from Pyth
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from harness.errors import UserError
 from harness.experiment.grid_policy import Failure, GridPlan, GridSink, Sinks, plan_trials, run_attempts
 from harness.experiment.grid_sinks import standard_sinks
 from harness.experiment.lock import ResultsLock
-from harness.experiment.ray_executor import ClusterOptions, open_ray_executor
+from harness.experiment.pricing import GridPrice, local_placement, price_grid
+from harness.experiment.ray_executor import ClusterOptions, local_slots, open_ray_executor
 from harness.experiment.spec import SpecTrial, load_spec
 from harness.experiment.trial import RunSettings, Trial, input_problems, resolve_trials
 from harness.experiment.trial_records import add_feeds, is_done
@@ -68,13 +70,28 @@ def describe_plan(plan: GridPlan, name: str, profile: str) -> str:
             f"{plan.requested - count} merged as duplicates), profile {profile}, {len(plan.done)} done")
 
 
+def price_plan(plan: GridPlan, settings: RunSettings, cluster: ClusterOptions, *, force: bool = False,
+               on_note: Callable[[str], None] = lambda line: None) -> GridPrice:
+    """The projection of the trials `plan` would run on this machine (harness/experiment/pricing.py), calibrating
+    what the cache does not hold."""
+    import torch
+
+    slots = local_slots(cluster, os.cpu_count() or 1, torch.cuda.device_count())
+    placement = local_placement(cpus_per_trial=cluster.cpus_per_trial, gpus_per_trial=cluster.gpus_per_trial,
+                                num_cpus=cluster.num_cpus, slots=slots)
+    to_run = {trial.trial_id for trial in plan.to_run(force=force)}
+    done = frozenset(trial.trial_id for trial in plan.trials if trial.trial_id not in to_run)
+    return price_grid(plan.trials, settings, placement, done=done, on_note=on_note)
+
+
 def run_grid(spec: SpecSource, settings: RunSettings, *, cluster: ClusterOptions = ClusterOptions(),
              retries: int = 1, force: bool = False, sinks: Sequence[GridSink] | None = None,
-             wait: bool = False, name: str | None = None) -> GridResult:
+             wait: bool = False, name: str | None = None, price: bool = True) -> GridResult:
     """Run every trial of `spec` that has no record in `settings.results_dir` (all of them with `force`, from
     scratch), each retried up to `retries` times after a crash. `wait`: when another run holds the results folder,
     wait for it to end instead of raising UserError. `name`: what messages and the run state call the spec (default:
-    its file)."""
+    its file). `price`: project each trial's time and the grid's before running (a local run only: a cluster's
+    devices are not this machine's), tell the sinks, and keep each projection in its record."""
     started = time.perf_counter()
     requested = spec_trials(spec)
     name = name or (str(spec) if isinstance(spec, (str, Path)) else "grid")
@@ -99,6 +116,11 @@ def run_grid(spec: SpecSource, settings: RunSettings, *, cluster: ClusterOptions
             told.note(f"nothing to run: all {len(plan.trials)} trials are done (records in {layout.trials}); "
                       "--force reruns them")
             return GridResult((), (), plan.skipped(force=force), time.perf_counter() - started)
+        if price and cluster.address is None:
+            grid_price = price_plan(plan, settings, cluster, force=force, on_note=told.note)
+            for line in grid_price.lines():
+                told.note(line)
+            told.priced(grid_price)
         with open_ray_executor(settings, cluster) as executor:
             # A forced rerun starts from scratch: the task deletes the trial's checkpoints, which this machine may
             # not see (a cluster's storage).

@@ -67,6 +67,9 @@ class Training(_Strict):
     seconds: float  # summed over the run and the runs it resumed
     resumed_from_iteration: int | None  # the checkpoint's iteration when the run resumed one
     curve: list[tuple[int, float]]  # (iteration, mean L1 loss since the previous point)
+    # measured in the run that finished the training (its own iterations over its own seconds); None in records
+    # written before it was kept
+    steps_per_second: float | None = None
 
 
 class Visual(_Strict):
@@ -140,6 +143,9 @@ class TrialRecord(_Strict):
     training: Training | None  # None unless the trial trained
     visuals: dict[str, Visual]  # by set
     seconds: float  # wall time of the run that finished the trial
+    # what the run projected for the trial before it started (harness/experiment/pricing.py); None when it was not
+    # priced (a cluster run, records of older versions)
+    projected_seconds: float | None = None
     environment: Environment
     finished_at: str  # ISO 8601, UTC
 

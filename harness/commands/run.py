@@ -16,12 +16,13 @@ from pathlib import Path
 import torch
 
 from harness import outputs, plugins
-from harness.api import check_inputs, describe_plan, plan_grid, run_grid
+from harness.api import check_inputs, describe_plan, plan_grid, price_plan, run_grid
 from harness.commands.options import parse_overrides
 from harness.errors import UserError
 from harness.experiment import storage
 from harness.experiment.grid_policy import GridPlan
 from harness.experiment.grid_sinks import standard_sinks
+from harness.experiment.pricing import GridPrice, duration
 from harness.experiment.overrides import (Overrides, apply_model_overrides, parse_only, parse_seeds, replace_seeds,
                                           select_rows, split_overrides)
 from harness.experiment.ray_executor import ClusterOptions, describe_resources, trial_resources
@@ -58,7 +59,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="also log each trial's scalars to Weights & Biases under PROJECT (needs the wandb "
                              "package; off by default; docs/observability.md)")
     parser.add_argument("--dry-run", action="store_true",
-                        help="list the trials (id, settings, table rows, resources, done or not) and exit")
+                        help="list the trials (id, settings, table rows, resources, iterations, projected time, done "
+                             "or not), the grid's projected device-hours and wall time, and exit")
     parser.add_argument("--force", action="store_true",
                         help="rerun trials that already have a record, from scratch (their checkpoints are deleted)")
     parser.add_argument("--retries", type=int, default=1, help="extra attempts for a failed trial (default: 1)")
@@ -104,7 +106,11 @@ def main(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(describe_plan(plan, str(args.spec), args.profile))
         _say_overrides(args)
-        _print_listing(plan, cluster)
+        price = price_plan(plan, settings, cluster, force=args.force, on_note=print) if args.address is None else None
+        # before the listing, whose rows end the output (scripts read the ids there)
+        print(price.summary() if price is not None else
+              "not priced: the trials run on the cluster's devices, not this machine's")
+        _print_listing(plan, cluster, price, force=args.force)
         for problem in plan.problems:
             print(f"problem: {problem}")
         return 2 if plan.problems else 0
@@ -178,11 +184,19 @@ def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
                           gpus_per_trial=args.gpus_per_trial)
 
 
-def _print_listing(plan: GridPlan, cluster: ClusterOptions) -> None:
+def _print_listing(plan: GridPlan, cluster: ClusterOptions, price: GridPrice | None, *, force: bool) -> None:
     resources = describe_resources(trial_resources(cluster, torch.cuda.device_count()))
-    rows = [(trial.trial_id, trial.label, trial.feeds_text, resources,
-             "done" if trial.trial_id in plan.done else "to run") for trial in plan.trials]
-    header = ("id", "trial", "feeds", "resources", "status")
+    to_run = {trial.trial_id for trial in plan.to_run(force=force)}
+
+    def projected(trial_id: str) -> tuple[str, str]:
+        projection = price.projection(trial_id) if price is not None else None
+        if projection is None or projection.done:
+            return "-", "-"
+        return f"{projection.iterations:,}", duration(projection.seconds)
+
+    rows = [(trial.trial_id, trial.label, trial.feeds_text, resources, *projected(trial.trial_id),
+             "to run" if trial.trial_id in to_run else "done") for trial in plan.trials]
+    header = ("id", "trial", "feeds", "resources", "iterations", "projected", "status")
     widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header) - 1)]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])

@@ -45,12 +45,16 @@ def main(args: argparse.Namespace) -> int:
     else:
         run = f"running (driver pid {state['driver'].get('pid')} on {state['driver'].get('host')})"
     print(f"{state.get('spec') or 'run'} started {state['started_at']}: {run}")
+    if state.get("projected_wall_seconds") is not None:
+        elapsed = _elapsed(state)
+        print(f"projected wall time {_duration(state['projected_wall_seconds'])}"
+              + (f", elapsed {_duration(elapsed)}" if elapsed is not None else ""))
 
     groups: dict[str, list[str]] = {"done": [], "running": [], "failed": [], "not started": []}
     for trial_id, entry in state["trials"].items():
         name = f"{trial_id}  {entry.get('label', '')}  [{entry.get('feeds', '')}]"
         if trial_id in done:
-            groups["done"].append(f"{name}  {_headline(done[trial_id])}")
+            groups["done"].append(f"{name}  {_headline(done[trial_id])}  {_took(done[trial_id])}")
         elif entry.get("state") == "running":
             groups["running"].append(f"{name}  {_progress(entry)}")
         elif entry.get("state") == "failed":
@@ -80,7 +84,26 @@ def _progress(entry: dict[str, Any]) -> str:
     if speed:
         remaining = (total - iteration) / speed  # training only: evaluation and MACs come after
         text += f", {speed:.2f} it/s, ETA {_duration(remaining)}" if iteration < total else ", evaluating"
+    if entry.get("projected_seconds") is not None:
+        text += f", projected {_duration(entry['projected_seconds'])} in all"
     return text + f" (log: {entry.get('log')})"
+
+
+def _took(record: records.TrialRecord) -> str:
+    """Actual against projected time (the projection is in records of priced runs)."""
+    text = f"took {_duration(record.seconds)}"
+    if record.projected_seconds:
+        text += f", projected {_duration(record.projected_seconds)} ({record.seconds / record.projected_seconds:.2f}x)"
+    if record.training is not None and record.training.steps_per_second:
+        text += f", {record.training.steps_per_second:.2f} it/s"
+    return text
+
+
+def _elapsed(state: dict[str, Any]) -> float | None:
+    if state.get("finished_at"):
+        start, end = _seconds_since(state["started_at"]), _seconds_since(state["finished_at"])
+        return start - end if start is not None and end is not None else None
+    return _seconds_since(state["started_at"])
 
 
 def _headline(record: records.TrialRecord) -> str:

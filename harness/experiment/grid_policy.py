@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable, Hashable, Protocol, Sequence
 from harness.errors import UserError
 
 if TYPE_CHECKING:
+    from harness.experiment.pricing import GridPrice
     from harness.experiment.run_trial import TrialResult
     from harness.experiment.trial import Trial
     from harness.experiment.trial_events import TrialEvent
@@ -110,6 +111,8 @@ class GridSink:
 
     def note(self, line: str) -> None: ...
 
+    def priced(self, price: GridPrice) -> None: ...  # the projection made before the run (experiment/pricing.py)
+
     def started(self, trials: Sequence[Trial], how: str) -> None: ...  # how: "2 at a time (1 CPU each)"
 
     def submitted(self, attempt: Attempt) -> None: ...
@@ -179,6 +182,10 @@ class Sinks(GridSink):
     def note(self, line: str) -> None:
         for sink in self.sinks:
             sink.note(line)
+
+    def priced(self, price: GridPrice) -> None:
+        for sink in self.sinks:
+            sink.priced(price)
 
     def started(self, trials: Sequence[Trial], how: str) -> None:
         for sink in self.sinks:

@@ -12,6 +12,7 @@ the driver writes into the results folder, whatever machine ran the trial.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -24,6 +25,7 @@ from harness.experiment.trial_logs import TrialLogs
 from harness.results_layout import ResultsLayout
 
 if TYPE_CHECKING:
+    from harness.experiment.pricing import GridPrice
     from harness.experiment.run_trial import TrialResult
     from harness.experiment.trial import Trial
     from harness.experiment.trial_events import TrialEvent
@@ -34,8 +36,16 @@ class ResultsWriter(GridSink):
 
     def __init__(self, layout: ResultsLayout) -> None:
         self.layout = layout
+        self.projected: dict[str, float] = {}
+
+    def priced(self, price: GridPrice) -> None:
+        self.projected = {trial.trial_id: round(trial.seconds, 1) for trial in price.to_run}
 
     def finished(self, trial: Trial, result: TrialResult) -> None:
+        projected = self.projected.get(trial.trial_id)
+        if projected is not None:
+            result = dataclasses.replace(result, record=result.record.model_copy(
+                update={"projected_seconds": projected}))
         result.write(self.layout.root)
 
     def failed(self, failure: Failure, *, retrying: bool) -> None:
@@ -90,11 +100,21 @@ class RunStateSink(GridSink):
         self.spec = spec
         self.state: RunState | None = None
         self.iterations: dict[str, int] = {}  # of each training trial
+        self.price: GridPrice | None = None
+
+    def priced(self, price: GridPrice) -> None:
+        self.price = price
 
     def started(self, trials: Sequence[Trial], how: str) -> None:
         self.iterations = {trial.trial_id: trial.config.train.iterations for trial in trials
                            if trial.config.train is not None}
         self.state = RunState(self.layout.root, self.spec, list(trials))
+        if self.price is not None:
+            self.state.data["projected_wall_seconds"] = round(self.price.wall_seconds, 1)
+            for trial in trials:
+                projection = self.price.projection(trial.trial_id)
+                if projection is not None:
+                    self.state.set(trial.trial_id, projected_seconds=round(projection.seconds, 1))
         self.state.write(force=True)
 
     def submitted(self, attempt: Attempt) -> None:

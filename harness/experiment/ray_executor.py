@@ -173,6 +173,12 @@ def trial_resources(options: ClusterOptions, cluster_gpus: float) -> dict[str, f
     return {"num_cpus": options.cpus_per_trial, "num_gpus": gpus}
 
 
+def local_slots(options: ClusterOptions, cpus: int, gpus: int) -> int:
+    """Trials at once on one machine with `cpus` CPUs (or --num-cpus) and `gpus` GPUs, as a local Ray fits them."""
+    resources = trial_resources(options, gpus)
+    return max(1, _fits(resources, {"CPU": float(options.num_cpus or cpus), "GPU": float(gpus)}))
+
+
 def describe_resources(resources: dict[str, float]) -> str:
     cpus = f"{resources['num_cpus']:g} CPU"
     return f"{resources['num_gpus']:g} GPU + {cpus}" if resources["num_gpus"] else cpus

@@ -139,13 +139,16 @@ def train(model: nn.Module, settings: TrainSettings, *, data: TrainingPatches, s
                 last_point = (now, state.iteration)
                 on_point(TrainingPoint(state.iteration, settings.iterations, point,
                                        optimizer.param_groups[0]["lr"], speed))
-    state.seconds += time.perf_counter() - started
+    this_run = time.perf_counter() - started
+    state.seconds += this_run
+    trained_here = settings.iterations - (resumed_from or 0)
     model.eval()
     final = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     _save_atomic(final, checkpoint_dir / FINAL)
     # The record's own `training` entry (docs/records.md): there is no other type for a finished training
     return Training(iterations=settings.iterations, seconds=round(state.seconds, 3), resumed_from_iteration=resumed_from,
-                    curve=list(state.curve))
+                    curve=list(state.curve),
+                    steps_per_second=round(trained_here / this_run, 4) if trained_here > 0 and this_run > 0 else None)
 
 
 @dataclass

@@ -1,0 +1,300 @@
+"""The grid's price before it runs: each trial's iterations and projected time, the device-hours of the whole grid and
+its wall time on the slots this machine has (`run --dry-run`, and the start of every run).
+
+Projections come from measurement on the device the trials will use, never from an assumed speed: each distinct kind
+of trial (model config, scale, and its training settings: harness/training/calibration.py) is calibrated for a few
+seconds in child processes that run with the trials' own CPU kernel environment and threads. As many children run at
+once as trials will share the device (all the slots on a CPU; the trials packed on one card with --gpus-per-trial
+0.25), so a packed trial is priced from its measured throughput beside the others. Results are cached per user,
+keyed by the device, torch's version, the threads, the sharing and the kind (`calibration_cache_dir`): a second dry
+run prices at once.
+
+A trial's projected time is its training steps times the measured step time, plus evaluation: the forward time per
+LR pixel times the LR pixels of its evaluation sets, once per protocol of the model, once more for its visual crops
+and twice for its MAC count, plus the preparation of its training set. The wall time follows the grid's policy:
+trials start in order as slots free up.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import pickle
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from harness import registry
+from harness.atomic import write_json_atomic
+from harness.conventions import PAPER_MACS_INPUT
+from harness.data.bundled import BUNDLED_EVAL, BUNDLED_SET, load_bundled
+from harness.data.images import list_images
+from harness.errors import UserError
+from harness.experiment.trial import RunSettings, Trial
+from harness.training.calibration import CALIBRATION_FORMAT, Calibration, Kind
+from harness.training.profiles import cpu_kernel_environment
+
+CACHE_VARIABLE = "MREN_CALIBRATION_CACHE"
+# Evaluation runs one forward pass per image and protocol, one more for the visual crops, and the MAC count traces
+# the model at PAPER_MACS_INPUT (about two forward passes' worth).
+MAC_COUNT_FORWARDS = 2
+VISUAL_FORWARDS = 1
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where trials run: the device type, trials at once, and how many of them share one device."""
+
+    device: str  # "cpu" or "cuda"
+    device_name: str  # e.g. "NVIDIA H200" or "x86_64, 2 CPUs"
+    slots: int  # trials at once
+    sharing: int  # trials sharing one device (all the slots on a CPU)
+    threads: int  # torch CPU threads per trial
+    share_of_device: float  # a trial's share in device-hours: its GPUs, or its CPUs on a CPU
+
+    @property
+    def unit(self) -> str:
+        return "GPU-hours" if self.device == "cuda" else "CPU-hours"
+
+
+@dataclass(frozen=True)
+class TrialPrice:
+    trial_id: str
+    label: str
+    iterations: int  # 0 for trials that train nothing
+    train_seconds: float
+    other_seconds: float  # evaluation, visual crops, MAC count, training set preparation
+    done: bool
+
+    @property
+    def seconds(self) -> float:
+        return self.train_seconds + self.other_seconds
+
+    @property
+    def steps_per_second(self) -> float | None:
+        return self.iterations / self.train_seconds if self.iterations and self.train_seconds > 0 else None
+
+
+@dataclass(frozen=True)
+class GridPrice:
+    trials: tuple[TrialPrice, ...]
+    placement: Placement
+    calibration_seconds: float  # spent measuring now (0 when everything came from the cache)
+    calibrated_kinds: int
+
+    @property
+    def to_run(self) -> tuple[TrialPrice, ...]:
+        return tuple(price for price in self.trials if not price.done)
+
+    @property
+    def iterations(self) -> int:
+        return sum(price.iterations for price in self.to_run)
+
+    @property
+    def device_hours(self) -> float:
+        return sum(price.seconds for price in self.to_run) * self.placement.share_of_device / 3600
+
+    @property
+    def wall_seconds(self) -> float:
+        """Trials start in order, each on the first slot that frees up (harness/experiment/grid_policy.py)."""
+        slots = [0.0] * max(1, self.placement.slots)
+        for price in self.to_run:
+            earliest = min(range(len(slots)), key=slots.__getitem__)
+            slots[earliest] += price.seconds
+        return max(slots)
+
+    def projection(self, trial_id: str) -> TrialPrice | None:
+        return next((price for price in self.trials if price.trial_id == trial_id), None)
+
+    def summary(self) -> str:
+        place = self.placement
+        measured = (f"calibrated {self.calibrated_kinds} kind{'s' if self.calibrated_kinds != 1 else ''} in "
+                    f"{self.calibration_seconds:.0f} s" if self.calibrated_kinds else "calibrations from the cache")
+        return (f"projected on {place.device_name} ({place.device}, {place.slots} at a time, {place.sharing} sharing "
+                f"a device, {place.threads} thread{'s' if place.threads != 1 else ''} each): "
+                f"{len(self.to_run)} trial{'s' if len(self.to_run) != 1 else ''} ahead, {self.iterations:,} training "
+                f"iterations, "
+                f"{self.device_hours:.2f} {place.unit}, wall time {duration(self.wall_seconds)} ({measured})")
+
+    def lines(self) -> list[str]:
+        """A line per trial to run, then the summary."""
+        rows = [f"  {price.trial_id}  {price.label:<40}  {price.iterations:>11,} it  {duration(price.seconds):>9}"
+                + (f"  ({price.steps_per_second:.2f} it/s)" if price.steps_per_second else "")
+                for price in self.to_run]
+        return [*rows, self.summary()]
+
+
+def duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h{minutes:02d}m"
+    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def kind_of(trial: Trial) -> Kind:
+    config = trial.config
+    return Kind(config.model, config.model_config, config.scale, config.train)
+
+
+def calibration_cache_dir() -> Path:
+    if os.environ.get(CACHE_VARIABLE):
+        return Path(os.environ[CACHE_VARIABLE])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "mren-harness" / "calibration"
+
+
+def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placement, *, done: frozenset[str],
+               cache_dir: Path | None = None, on_note: Callable[[str], None] = lambda line: None) -> GridPrice:
+    """Price `trials` (those in `done` cost nothing), calibrating the kinds the cache does not hold."""
+    import torch
+
+    cache_file = (cache_dir or calibration_cache_dir()) / f"{_device_key(placement, torch.__version__)}.json"
+    cache = _read_cache(cache_file)
+    environment = cpu_kernel_environment(settings.profile)
+    kinds = {kind_of(trial) for trial in trials if trial.trial_id not in done}
+    keys = {kind: _kind_key(kind, placement, environment) for kind in kinds}
+    missing = sorted((kind for kind in kinds if keys[kind] not in cache), key=lambda kind: keys[kind])
+    started = time.perf_counter()
+    if missing:
+        on_note(f"calibrating {len(missing)} kind{'s' if len(missing) != 1 else ''} of trial on {placement.device} "
+                f"({placement.sharing} at once), cached in {cache_file.parent}")
+        for kind, calibration in zip(missing, _calibrate(missing, settings, placement, environment)):
+            cache[keys[kind]] = calibration.to_json()
+        try:
+            write_json_atomic(cache_file, cache)
+        except OSError:
+            pass  # a cache that cannot be written only costs the next run the same calibration
+    measured = time.perf_counter() - started
+    pixels = _EvalPixels(settings)
+    prices = []
+    for trial in trials:
+        config = trial.config
+        if trial.trial_id in done:
+            prices.append(TrialPrice(trial.trial_id, trial.label, 0, 0.0, 0.0, True))
+            continue
+        calibration = Calibration(**cache[keys[kind_of(trial)]])
+        iterations = config.train.iterations if config.train is not None else 0
+        protocols = len(registry.entry(config.model).protocols) if config.mode != "complexity" else 0
+        eval_pixels = sum(pixels.lr_pixels(name, config.scale) for name in config.eval_sets)
+        visual_pixels = max((pixels.largest_lr_pixels(name, config.scale) for name in config.eval_sets), default=0)
+        mac_pixels = PAPER_MACS_INPUT.lr_size(config.scale)[0] * PAPER_MACS_INPUT.lr_size(config.scale)[1]
+        forward_pixels = eval_pixels * protocols + visual_pixels * VISUAL_FORWARDS + mac_pixels * MAC_COUNT_FORWARDS
+        other = calibration.forward_seconds_per_lr_pixel * forward_pixels + calibration.data_seconds
+        prices.append(TrialPrice(trial.trial_id, trial.label, iterations, iterations * calibration.step_seconds,
+                                 other, False))
+    return GridPrice(tuple(prices), placement, measured, len(missing))
+
+
+def _calibrate(kinds: list[Kind], settings: RunSettings, placement: Placement,
+               environment: dict[str, str]) -> list[Calibration]:
+    """Each kind measured in `placement.sharing` children at once; the mean of their figures."""
+    header = json.dumps({"device": placement.device, "threads": placement.threads, "concurrent": placement.sharing,
+                         "plugins": list(settings.plugins)})
+    lines = "".join(base64.b64encode(pickle.dumps(kind)).decode() + "\n" for kind in kinds)
+    command = [sys.executable, "-m", "harness.training.calibration"]
+    children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env={**os.environ, **environment})
+                for _ in range(max(1, placement.sharing))]
+    outputs = [child.communicate(header + "\n" + lines) for child in children]
+    results: list[list[Calibration]] = []
+    for child, (out, err) in zip(children, outputs):
+        if child.returncode != 0:
+            last = err.strip().splitlines()[-1] if err.strip() else f"exit status {child.returncode}"
+            raise UserError(f"calibrating the grid's trials on {placement.device} failed: {last}")
+        results.append([Calibration(**json.loads(line)) for line in out.splitlines() if line.strip()])
+    mean = []
+    for index in range(len(kinds)):
+        figures = [result[index] for result in results]
+        mean.append(Calibration(
+            step_seconds=sum(f.step_seconds for f in figures) / len(figures),
+            step_batch_measured=figures[0].step_batch_measured,
+            forward_seconds_per_lr_pixel=sum(f.forward_seconds_per_lr_pixel for f in figures) / len(figures),
+            data_seconds=sum(f.data_seconds for f in figures) / len(figures),
+            measured_seconds=max(f.measured_seconds for f in figures), concurrent=len(figures)))
+    return mean
+
+
+def _device_key(placement: Placement, torch_version: str) -> str:
+    text = json.dumps([CALIBRATION_FORMAT, placement.device, placement.device_name, torch_version,
+                       platform.machine()])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _kind_key(kind: Kind, placement: Placement, environment: dict[str, str]) -> str:
+    text = json.dumps([kind.to_json(), placement.threads, placement.sharing, sorted(environment.items())],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _read_cache(path: Path) -> dict[str, dict]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    fields = set(Calibration.__dataclass_fields__)
+    return {key: value for key, value in data.items() if isinstance(value, dict) and set(value) == fields} \
+        if isinstance(data, dict) else {}
+
+
+class _EvalPixels:
+    """LR pixels of each evaluation set at a scale, from the images' headers (nothing is decoded but the bundled
+    images, which are small)."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.sizes: dict[str, list[tuple[int, int]]] = {}
+
+    def _sizes(self, name: str) -> list[tuple[int, int]]:
+        if name not in self.sizes:
+            self.sizes[name] = _image_sizes(name, self.settings)
+        return self.sizes[name]
+
+    def lr_pixels(self, name: str, scale: int) -> int:
+        return sum((height // scale) * (width // scale) for height, width in self._sizes(name))
+
+    def largest_lr_pixels(self, name: str, scale: int) -> int:
+        return max(((height // scale) * (width // scale) for height, width in self._sizes(name)), default=0)
+
+
+def _image_sizes(name: str, settings: RunSettings) -> list[tuple[int, int]]:
+    if name == BUNDLED_SET:
+        return [tuple(load_bundled(image).shape[:2]) for image in BUNDLED_EVAL]
+    if settings.data_root is None or not (settings.data_root / name).is_dir():
+        return []  # missing: the plan's problems say so
+    from PIL import Image
+
+    folder = settings.data_root / name
+    folder = folder / "HR" if (folder / "HR").is_dir() else folder
+    sizes = []
+    for path in list_images(folder):
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except OSError:
+            continue  # unreadable: evaluation names it
+        sizes.append((height, width))
+    return sizes
+
+
+def local_placement(*, cpus_per_trial: float, gpus_per_trial: float | None, num_cpus: int | None,
+                    slots: int) -> Placement:
+    """Where this machine runs the trials, given the run's resource options and the slots they leave."""
+    import torch
+
+    gpus = gpus_per_trial if gpus_per_trial is not None else (1.0 if torch.cuda.is_available() else 0.0)
+    threads = max(1, int(cpus_per_trial))
+    if gpus > 0 and torch.cuda.is_available():
+        sharing = max(1, min(slots, int(round(1 / gpus, 6)))) if gpus < 1 else 1
+        return Placement("cuda", torch.cuda.get_device_name(0), slots, sharing, threads, gpus)
+    cpus = num_cpus or os.cpu_count() or 1
+    return Placement("cpu", f"{platform.machine() or 'CPU'}, {cpus} CPUs", slots, max(1, slots), threads,
+                     cpus_per_trial)

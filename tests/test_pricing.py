@@ -1,0 +1,98 @@
+"""The grid's price before it runs (harness/experiment/pricing.py): the arithmetic of a projection, calibrations
+measured once and then read from the cache, and projections and speeds kept in the records."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_grid import tiny_spec
+
+from harness.api import plan_grid
+from harness.experiment.environment import environment
+from harness.experiment.grid_sinks import ResultsWriter
+from harness.experiment.pricing import GridPrice, Placement, TrialPrice, local_placement, price_grid
+from harness.experiment.run_trial import TrialResult
+from harness.experiment.trial import RunSettings
+from harness.experiment.trial_records import build_record
+from harness.records import Training, load_records
+from harness.results_layout import ResultsLayout
+
+CPU_SLOTS = Placement("cpu", "test CPU", slots=2, sharing=2, threads=1, share_of_device=1.0)
+
+
+def price(seconds: list[float], done: tuple[int, ...] = (), placement: Placement = CPU_SLOTS) -> GridPrice:
+    trials = tuple(TrialPrice(f"t{index}", f"trial {index}", 100, value - 1.0, 1.0, index in done)
+                   for index, value in enumerate(seconds))
+    return GridPrice(trials, placement, 0.0, 0)
+
+
+def test_wall_time_follows_the_queue_and_device_hours_add_up() -> None:
+    grid = price([10.0, 4.0, 4.0, 4.0])  # two slots: 10 | 4, 4, 4 -> 12
+    assert grid.wall_seconds == pytest.approx(12.0)
+    assert grid.device_hours == pytest.approx(22.0 / 3600)
+    assert grid.iterations == 400
+    one_slot = price([10.0, 4.0, 4.0, 4.0], placement=Placement("cpu", "test", 1, 1, 2, 2.0))
+    assert one_slot.wall_seconds == pytest.approx(22.0) and one_slot.device_hours == pytest.approx(44.0 / 3600)
+    done = price([10.0, 4.0, 4.0, 4.0], done=(0,))
+    assert done.wall_seconds == pytest.approx(8.0) and len(done.to_run) == 3
+    lines = grid.lines()
+    assert len(lines) == 5 and "4 trials ahead, 400 training iterations" in lines[-1] and "CPU-hours" in lines[-1]
+
+
+def test_quarter_gpus_share_a_card_four_ways() -> None:
+    placement = local_placement(cpus_per_trial=1, gpus_per_trial=0.25, num_cpus=8, slots=8)
+    if torch.cuda.is_available():
+        assert placement.device == "cuda" and placement.sharing == 4 and placement.unit == "GPU-hours"
+    else:  # no card: trials run on the CPU, where every slot shares it
+        assert placement.device == "cpu" and placement.sharing == 8
+
+
+@pytest.mark.slow
+def test_calibrations_are_measured_once_then_read_from_the_cache(tmp_path: Path) -> None:
+    settings = RunSettings("smoke", tmp_path / "results")
+    plan = plan_grid(tiny_spec(tmp_path), settings)
+    placement = local_placement(cpus_per_trial=1, gpus_per_trial=0, num_cpus=1, slots=1)
+    notes: list[str] = []
+    first = price_grid(plan.trials, settings, placement, done=frozenset(), cache_dir=tmp_path / "cache",
+                       on_note=notes.append)
+    assert first.calibrated_kinds == 2 and notes and "calibrating 2 kinds" in notes[0]
+    for projection in first.trials:
+        assert projection.iterations == 90 and projection.train_seconds > 0 and projection.other_seconds > 0
+        assert 0 < projection.steps_per_second < 1e5
+    assert first.wall_seconds == pytest.approx(sum(projection.seconds for projection in first.trials))
+    cached = list((tmp_path / "cache").glob("*.json"))
+    assert len(cached) == 1 and len(json.loads(cached[0].read_text())) == 2
+    again = price_grid(plan.trials, settings, placement, done=frozenset({plan.trials[0].trial_id}),
+                       cache_dir=tmp_path / "cache")
+    assert again.calibrated_kinds == 0 and again.trials[1] == first.trials[1]
+    assert again.trials[0].done and again.trials[0].seconds == 0 and again.iterations == 90
+
+
+def test_the_projection_lands_in_the_record(tmp_path: Path) -> None:
+    settings = RunSettings("smoke", tmp_path / "results")
+    [trial] = plan_grid(tiny_spec(tmp_path), settings).trials[:1]
+    writer = ResultsWriter(ResultsLayout(tmp_path / "results"))
+    writer.priced(GridPrice((TrialPrice(trial.trial_id, trial.label, 90, 12.3, 4.0, False),), CPU_SLOTS, 0.0, 0))
+    record = build_record(trial, metrics={}, params=0, macs=0, macs_input={}, macs_unsupported={}, training=None,
+                          visuals={}, environment=environment(torch.device("cpu")), seconds=15.0)
+    writer.finished(trial, TrialResult(trial.trial_id, record, {}, 15.0, "no scores"))
+    [written] = load_records(tmp_path / "results")
+    assert written.projected_seconds == pytest.approx(16.3)
+
+
+def test_old_records_without_projection_or_speed_still_read(tmp_path: Path) -> None:
+    settings = RunSettings("smoke", tmp_path / "results")
+    [trial] = plan_grid(tiny_spec(tmp_path), settings).trials[:1]
+    record = build_record(trial, metrics={}, params=0, macs=0, macs_input={}, macs_unsupported={}, training=None,
+                          visuals={}, environment=environment(torch.device("cpu")), seconds=1.0)
+    raw = record.to_json()
+    del raw["projected_seconds"]
+    path = ResultsLayout(tmp_path / "results").record(trial.trial_id)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(raw))
+    [read] = load_records(tmp_path / "results")
+    assert read.projected_seconds is None
+    training = Training(iterations=3, seconds=1.0, resumed_from_iteration=None, curve=[(3, 0.1)]).model_dump()
+    del training["steps_per_second"]
+    assert Training.model_validate(training).steps_per_second is None
