@@ -175,6 +175,10 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
             pass  # a cache that cannot be written only costs the next run the same calibration
     measured = time.perf_counter() - started
     pixels = _EvalPixels(settings)
+    unpriced = sorted({name for trial in trials if trial.trial_id not in done for name in trial.config.eval_sets
+                       if not pixels.lr_pixels(name, 1)})
+    if unpriced:
+        on_note(f"not priced: evaluation on {', '.join(unpriced)} (not under the data root)")
     prices = []
     for trial in trials:
         config = trial.config
