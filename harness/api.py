@@ -117,10 +117,14 @@ def run_grid(spec: SpecSource, settings: RunSettings, *, cluster: ClusterOptions
                       "--force reruns them")
             return GridResult((), (), plan.skipped(force=force), time.perf_counter() - started)
         if price and cluster.address is None:
-            grid_price = price_plan(plan, settings, cluster, force=force, on_note=told.note)
-            for line in grid_price.lines():
-                told.note(line)
-            told.priced(grid_price)
+            try:
+                grid_price = price_plan(plan, settings, cluster, force=force, on_note=told.note)
+            except UserError as error:  # a failed calibration costs the projection, not the run
+                told.note(f"not priced: {error}")
+            else:
+                for line in grid_price.lines():
+                    told.note(line)
+                told.priced(grid_price)
         with open_ray_executor(settings, cluster) as executor:
             # A forced rerun starts from scratch: the task deletes the trial's checkpoints, which this machine may
             # not see (a cluster's storage).

@@ -25,15 +25,22 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-if TYPE_CHECKING:
-    from harness.data.training import TrainingPair
+
+class TrainingPair(Protocol):
+    """What a stream reads of a training pair (harness/data/training.py TrainingPair): aligned uint8 HxWx3 images."""
+
+    @property
+    def hr(self) -> np.ndarray: ...
+
+    @property
+    def lr(self) -> np.ndarray: ...
 
 # A training set is resident on the device only when it takes at most this share of the memory free there: packed
 # trials (several on one card) each hold their own copy, and the model, its activations and the optimizer need room.
