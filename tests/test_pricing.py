@@ -96,3 +96,20 @@ def test_old_records_without_projection_or_speed_still_read(tmp_path: Path) -> N
     training = Training(iterations=3, seconds=1.0, resumed_from_iteration=None, curve=[(3, 0.1)]).model_dump()
     del training["steps_per_second"]
     assert Training.model_validate(training).steps_per_second is None
+
+
+@pytest.mark.slow
+def test_dry_run_prints_iterations_projected_times_and_the_grids_total(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import cli
+
+    monkeypatch.setenv("MREN_CALIBRATION_CACHE", str(tmp_path / "cache"))
+    spec = tiny_spec(tmp_path)
+    assert cli.main(["run", str(spec), "--profile", "smoke", "--results", str(tmp_path / "r"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    summary = next(line for line in out.splitlines() if line.startswith("projected on"))
+    assert "2 trials ahead, 180 training iterations" in summary and "CPU-hours" in summary and "wall time" in summary
+    header = next(line for line in out.splitlines() if line.startswith("id "))
+    assert "iterations" in header and "projected" in header
+    rows = out.splitlines()[out.splitlines().index(header) + 1:]
+    assert len(rows) == 2 and all(" 90 " in row and "to run" in row for row in rows)

@@ -15,7 +15,8 @@ SPEC = REPO_ROOT / "ablations" / "scacb.yaml"  # Table 3: four MREN x4 trials, r
 
 
 def dry_run(capsys: pytest.CaptureFixture, tmp_path: Path, *options: str) -> tuple[int, str, str]:
-    code = cli.main(["run", str(SPEC), "--profile", "smoke", "--results", str(tmp_path), "--dry-run", *options])
+    code = cli.main(["run", str(SPEC), "--profile", "smoke", "--results", str(tmp_path), "--dry-run", "--no-price",
+                     *options])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

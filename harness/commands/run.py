@@ -61,6 +61,9 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="list the trials (id, settings, table rows, resources, iterations, projected time, done "
                              "or not), the grid's projected device-hours and wall time, and exit")
+    parser.add_argument("--no-price", action="store_true",
+                        help="skip the projection of each trial's time (a few seconds' calibration per kind of trial "
+                             "not in the cache: docs/cluster.md)")
     parser.add_argument("--force", action="store_true",
                         help="rerun trials that already have a record, from scratch (their checkpoints are deleted)")
     parser.add_argument("--retries", type=int, default=1, help="extra attempts for a failed trial (default: 1)")
@@ -106,10 +109,13 @@ def main(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(describe_plan(plan, str(args.spec), args.profile))
         _say_overrides(args)
-        price = price_plan(plan, settings, cluster, force=args.force, on_note=print) if args.address is None else None
+        priced = args.address is None and not args.no_price
+        price = price_plan(plan, settings, cluster, force=args.force, on_note=print) if priced else None
         # before the listing, whose rows end the output (scripts read the ids there)
-        print(price.summary() if price is not None else
-              "not priced: the trials run on the cluster's devices, not this machine's")
+        if price is not None:
+            print(price.summary())
+        elif args.address is not None:
+            print("not priced: the trials run on the cluster's devices, not this machine's")
         _print_listing(plan, cluster, price, force=args.force)
         for problem in plan.problems:
             print(f"problem: {problem}")
@@ -121,7 +127,7 @@ def main(args: argparse.Namespace) -> int:
     sinks = standard_sinks(args.results, profile=args.profile, spec=str(args.spec), wandb_project=args.wandb,
                            show_nodes=args.address is not None)
     result = run_grid(spec_trials, settings, cluster=cluster, retries=args.retries, force=args.force, sinks=sinks,
-                      wait=args.wait, name=str(args.spec))
+                      wait=args.wait, name=str(args.spec), price=not args.no_price)
     if not result.finished and not result.failures:
         return 0  # nothing was left to run
     layout = ResultsLayout(args.results)
