@@ -116,8 +116,9 @@ def test_every_trial_of_tables_1_to_6_has_a_record(smoke_results: Path, shared_d
 
 def test_each_record_keeps_its_projection_and_measured_speed(smoke_results: Path) -> None:
     """Both parts of the grid were priced at their start (harness/experiment/pricing.py): every trial's projection is
-    in its record, within a factor of five of its time (the grid as a whole was within 30% when measured on an idle
-    machine, docs/benchmarks.md; trials sharing a loaded CI runner vary more), and each training its speed."""
+    in its record and within a factor of five of its time (a loose bound: one trial's time on a shared runner varies
+    far more than a grid's; docs/benchmarks.md compares a whole run with its projection), and each training keeps
+    its measured speed."""
     for record in load_records(smoke_results):
         assert record.projected_seconds is not None and record.projected_seconds > 0, record.trial_id
         assert 0.2 < record.seconds / record.projected_seconds < 5, (record.trial_id, record.seconds,
