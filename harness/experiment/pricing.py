@@ -6,8 +6,9 @@ of trial (model config, scale, and its training settings: harness/training/calib
 seconds in child processes that run with the trials' own CPU kernel environment and threads. As many children run at
 once as trials will share the device (all the slots on a CPU; the trials packed on one card with --gpus-per-trial
 0.25), so a packed trial is priced from its measured throughput beside the others. Results are cached per user,
-keyed by the device, torch's version, the threads, the sharing and the kind (`calibration_cache_dir`): a second dry
-run prices at once.
+keyed by the device, torch's version, the threads, the sharing and the kind (`calibration_cache_dir`), as each kind
+is measured: a second dry run prices at once. Configs that build the same modules with the same parameter shapes are
+one kind (the cost of a forward pass does not read a weight's value).
 
 A trial's projected time is its training steps times the measured step time, plus evaluation: the forward time per
 LR pixel times the LR pixels of its evaluation sets, once per protocol of the model, once more for its visual crops
@@ -18,6 +19,7 @@ trials start in order as slots free up.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -25,10 +27,11 @@ import pickle
 import platform
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from harness import registry
 from harness.atomic import write_json_atomic
@@ -162,17 +165,22 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
     environment = cpu_kernel_environment(settings.profile)
     kinds = {kind_of(trial) for trial in trials if trial.trial_id not in done}
     keys = {kind: _kind_key(kind, placement, environment) for kind in kinds}
-    missing = sorted((kind for kind in kinds if keys[kind] not in cache), key=lambda kind: keys[kind])
+    # one kind per key: configs that build the same modules with the same parameter shapes cost the same
+    representatives = {keys[kind]: kind for kind in sorted(kinds, key=lambda kind: json.dumps(kind.to_json()))}
+    missing = [representatives[key] for key in sorted(representatives) if key not in cache]
     started = time.perf_counter()
     if missing:
         on_note(f"calibrating {len(missing)} kind{'s' if len(missing) != 1 else ''} of trial on {placement.device} "
                 f"({placement.sharing} at once), cached in {cache_file.parent}")
-        for kind, calibration in zip(missing, _calibrate(missing, settings, placement, environment)):
+
+        def keep(kind: Kind, calibration: Calibration) -> None:
             cache[keys[kind]] = calibration.to_json()
-        try:
-            write_json_atomic(cache_file, cache)
-        except OSError:
-            pass  # a cache that cannot be written only costs the next run the same calibration
+            try:  # after each kind: an interrupted calibration keeps what it measured
+                write_json_atomic(cache_file, cache)
+            except OSError:
+                pass  # a cache that cannot be written only costs the next run the same calibration
+
+        _calibrate(missing, settings, placement, environment, keep)
     measured = time.perf_counter() - started
     pixels = _EvalPixels(settings)
     unpriced = sorted({name for trial in trials if trial.trial_id not in done for name in trial.config.eval_sets
@@ -198,9 +206,10 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
     return GridPrice(tuple(prices), placement, measured, len(missing))
 
 
-def _calibrate(kinds: list[Kind], settings: RunSettings, placement: Placement,
-               environment: dict[str, str]) -> list[Calibration]:
-    """Each kind measured in `placement.sharing` children at once; the mean of their figures."""
+def _calibrate(kinds: list[Kind], settings: RunSettings, placement: Placement, environment: dict[str, str],
+               keep: Callable[[Kind, Calibration], None]) -> None:
+    """Each kind measured in `placement.sharing` children at once; `keep` gets the mean of their figures for each
+    kind as soon as every child has measured it."""
     header = json.dumps({"device": placement.device, "threads": placement.threads, "concurrent": placement.sharing,
                          "plugins": list(settings.plugins)})
     lines = "".join(base64.b64encode(pickle.dumps(kind)).decode() + "\n" for kind in kinds)
@@ -208,23 +217,53 @@ def _calibrate(kinds: list[Kind], settings: RunSettings, placement: Placement,
     children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True, env={**os.environ, **environment})
                 for _ in range(max(1, placement.sharing))]
-    outputs = [child.communicate(header + "\n" + lines) for child in children]
-    results: list[list[Calibration]] = []
-    for child, (out, err) in zip(children, outputs):
-        if child.returncode != 0:
-            last = err.strip().splitlines()[-1] if err.strip() else f"exit status {child.returncode}"
-            raise UserError(f"calibrating the grid's trials on {placement.device} failed: {last}")
-        results.append([Calibration(**json.loads(line)) for line in out.splitlines() if line.strip()])
-    mean = []
-    for index in range(len(kinds)):
-        figures = [result[index] for result in results]
-        mean.append(Calibration(
-            step_seconds=sum(f.step_seconds for f in figures) / len(figures),
-            step_batch_measured=figures[0].step_batch_measured,
-            forward_seconds_per_lr_pixel=sum(f.forward_seconds_per_lr_pixel for f in figures) / len(figures),
-            data_seconds=sum(f.data_seconds for f in figures) / len(figures),
-            measured_seconds=max(f.measured_seconds for f in figures), concurrent=len(figures)))
-    return mean
+    results: list[list[Calibration]] = [[] for _ in children]
+    errors: list[str] = ["" for _ in children]
+
+    def read(index: int, child: subprocess.Popen) -> None:
+        for line in child.stdout:
+            if line.strip():
+                results[index].append(Calibration(**json.loads(line)))
+        errors[index] = child.stderr.read()
+
+    readers = [threading.Thread(target=read, args=(index, child), daemon=True) for index, child in enumerate(children)]
+    for reader, child in zip(readers, children):
+        reader.start()
+        child.stdin.write(header + "\n" + lines)
+        child.stdin.close()
+    kept = 0
+    try:
+        while kept < len(kinds):
+            ready = min(len(result) for result in results)
+            for index in range(kept, ready):
+                keep(kinds[index], _mean([result[index] for result in results]))
+            kept = ready
+            if kept < len(kinds):
+                if any(child.poll() not in (None, 0) for child in children):
+                    break
+                if all(child.poll() is not None for child in children) and not any(r.is_alive() for r in readers):
+                    break
+                time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None and kept < len(kinds):
+                child.kill()
+            child.wait()
+        for reader in readers:
+            reader.join(timeout=5)
+    if kept < len(kinds):
+        failed = next((error for error in errors if error.strip()), "")
+        last = failed.strip().splitlines()[-1] if failed.strip() else "a calibration process ended early"
+        raise UserError(f"calibrating the grid's trials on {placement.device} failed: {last}")
+
+
+def _mean(figures: list[Calibration]) -> Calibration:
+    return Calibration(
+        step_seconds=sum(f.step_seconds for f in figures) / len(figures),
+        step_batch_measured=figures[0].step_batch_measured,
+        forward_seconds_per_lr_pixel=sum(f.forward_seconds_per_lr_pixel for f in figures) / len(figures),
+        data_seconds=sum(f.data_seconds for f in figures) / len(figures),
+        measured_seconds=max(f.measured_seconds for f in figures), concurrent=len(figures))
 
 
 def _device_key(placement: Placement, torch_version: str) -> str:
@@ -234,9 +273,19 @@ def _device_key(placement: Placement, torch_version: str) -> str:
 
 
 def _kind_key(kind: Kind, placement: Placement, environment: dict[str, str]) -> str:
-    text = json.dumps([kind.to_json(), placement.threads, placement.sharing, sorted(environment.items())],
-                      sort_keys=True, default=str)
+    """What a kind costs depends on its modules and their parameter shapes, not on other config values (Table 2's
+    communication weights are one kind); and on the training settings, threads, sharing and kernels."""
+    train = kind.to_json()["train"]
+    text = json.dumps([kind.model, kind.scale, _structure(kind.model, kind.model_config), train, placement.threads,
+                       placement.sharing, sorted(environment.items())], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@functools.lru_cache(maxsize=256)
+def _structure(model: str, model_config: Any) -> tuple:
+    built = registry.build_model(model, model_config)
+    return (tuple((name, type(module).__name__) for name, module in built.named_modules()),
+            tuple((name, tuple(parameter.shape)) for name, parameter in built.named_parameters()))
 
 
 def _read_cache(path: Path) -> dict[str, dict]:
