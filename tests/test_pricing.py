@@ -113,3 +113,20 @@ def test_dry_run_prints_iterations_projected_times_and_the_grids_total(tmp_path:
     assert "iterations" in header and "projected" in header
     rows = out.splitlines()[out.splitlines().index(header) + 1:]
     assert len(rows) == 2 and all(" 90 " in row and "to run" in row for row in rows)
+
+
+def test_configs_with_the_same_modules_share_a_calibration() -> None:
+    from harness import registry
+    from harness.experiment.pricing import _kind_key
+    from harness.training.calibration import Kind
+    from harness.training.profiles import training_settings
+
+    train = training_settings("smoke", epochs=900)
+
+    def key(overrides: dict, scale: int = 4) -> str:
+        return _kind_key(Kind("mren", registry.make_config("mren", scale, overrides), scale, train), CPU_SLOTS, {})
+
+    assert key({"comm_weight": 0.3}) == key({"comm_weight": 0.7})  # a weight's value, not the work
+    assert key({"n_mreb": 5}) != key({"n_mreb": 6})
+    assert key({}) != key({}, scale=2)
+    assert key({}) != _kind_key(Kind("mren", registry.make_config("mren", 4), 4, None), CPU_SLOTS, {})
