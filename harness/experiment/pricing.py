@@ -123,7 +123,7 @@ class GridPrice:
                 f"a device, {place.threads} thread{'s' if place.threads != 1 else ''} each): "
                 f"{len(self.to_run)} trial{'s' if len(self.to_run) != 1 else ''} ahead, {self.iterations:,} training "
                 f"iterations, "
-                f"{self.device_hours:.2f} {place.unit}, wall time {duration(self.wall_seconds)} ({measured})")
+                f"{self.device_hours:,.2f} {place.unit}, wall time {duration(self.wall_seconds)} ({measured})")
 
     def lines(self) -> list[str]:
         """A line per trial to run, then the summary."""
