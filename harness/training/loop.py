@@ -178,16 +178,19 @@ class _Progress:
 def _batches(data: TrainingPatches, settings: TrainSettings, seed: int, start_iteration: int,
              device: torch.device) -> Iterable[PatchBatch]:
     """Batches start_iteration.. of the seed's stream as uint8: cut on a CUDA device that holds the set (the host
-    only draws), else on the CPU, in `num_workers` DataLoader workers or in this process; a CUDA device orients the
-    crops itself. The stream position is all the data state a resumption needs; the bytes are the same either way."""
+    only draws), else on the CPU; a CPU run's in `num_workers` DataLoader workers or in this process. Another device
+    orients the crops itself, and its host crops in this process: a crop is a copy of contiguous rows, cheaper than
+    shipping the batch from a worker (about 15,000 against 3,000 patches per CPU-second, docs/benchmarks.md), and
+    the device's queued work overlaps it. The stream position is all the data state a resumption needs; the bytes
+    are the same either way."""
     stream = data.stream
     if fits_on_device(stream, device):
         return resident_batches(ResidentImages(stream, device), seed=seed, batch_size=settings.batch_size,
                                 start_batch=start_iteration, stop_batch=settings.iterations)
-    workers = settings.num_workers
+    on_cpu = device.type == "cpu"  # other devices orient the crops themselves, in batched operations
+    workers = settings.num_workers if on_cpu else 0
     # Forked workers share the decoded images copy-on-write; spawned ones would each unpickle a copy.
     context = "fork" if workers > 0 and sys.platform == "linux" else None
-    on_cpu = device.type == "cpu"  # other devices orient the crops themselves, in batched operations
     return DataLoader(PatchBatches(stream, seed=seed, batch_size=settings.batch_size, oriented=on_cpu),
                       sampler=range(start_iteration, settings.iterations), batch_size=None, num_workers=workers,
                       pin_memory=device.type == "cuda", multiprocessing_context=context,

@@ -61,7 +61,7 @@ class TrainSettings:
     checkpoint_every: int  # iterations between checkpoints (one more is written at the end)
     log_every: int  # iterations per point of the loss curve
     data: Literal["div2k", "bundled"]
-    num_workers: int  # DataLoader worker processes; 0 loads in the training process
+    num_workers: int  # DataLoader worker processes of a CPU run; 0 loads in the training process (GPU runs always do)
     precision: Literal["float32", "float64"]  # dtype of the weights, the patches and the loss, in training and eval
 
     def __post_init__(self) -> None:
@@ -111,7 +111,7 @@ def training_settings(profile: str, *, epochs: int) -> TrainSettings:
             checkpoint_every=5 * PAPER_ITERATIONS_PER_EPOCH,
             log_every=PAPER_ITERATIONS_PER_EPOCH,
             data="div2k",
-            num_workers=8,  # enough decode/crop throughput to keep one GPU busy with cached images
+            num_workers=8,  # a CPU run's loaders; a GPU run crops in its own process (harness/training/loop.py)
             precision="float32",
         )
     return TrainSettings(
