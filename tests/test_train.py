@@ -145,9 +145,17 @@ def _fake_div2k(root: Path, *, with_lr: bool) -> dict[str, np.ndarray]:
 def test_div2k_layout_with_and_without_lr_folder_and_disk_cache(tmp_path: Path, with_lr: bool) -> None:
     images = _fake_div2k(tmp_path / "data", with_lr=with_lr)
     plain = div2k_training_data(tmp_path / "data", 2, hr_patch=48)
-    cached = div2k_training_data(tmp_path / "data", 2, hr_patch=48, cache_dir=tmp_path / "cache")
-    again = div2k_training_data(tmp_path / "data", 2, hr_patch=48, cache_dir=tmp_path / "cache")  # from .npy
-    assert len(list((tmp_path / "cache" / "div2k").rglob("*.npy"))) == 4
+    said: list[str] = []
+    cached = div2k_training_data(tmp_path / "data", 2, hr_patch=48, cache_dir=tmp_path / "cache", say=said.append)
+    assert "building the cache" in said[0] and "cache ready" in said[-1]
+    said.clear()
+    again = div2k_training_data(tmp_path / "data", 2, hr_patch=48, cache_dir=tmp_path / "cache",
+                                say=said.append)  # memory-mapped from the cache
+    assert len(said) == 1 and "cache ready" in said[0] and "found" in said[0]
+    entries = sorted(entry.name.split("-")[0] for entry in (tmp_path / "cache" / "div2k").iterdir()
+                     if not entry.name.startswith("."))
+    assert entries == ["hr", "lr"]
+    assert isinstance(again.pairs[0].hr.base, np.memmap) or isinstance(again.pairs[0].hr, np.memmap)
     for pair, name in zip(plain.pairs, sorted(images)):
         assert pair.name == name and pair.hr.shape[0] % 2 == 0 and pair.hr.shape[1] % 2 == 0
         assert np.array_equal(pair.lr, imresize_uint8(np.asarray(pair.hr), 1 / 2))
