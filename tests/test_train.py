@@ -204,8 +204,28 @@ def test_same_seed_gives_bit_identical_weights(bundled_x2: TrainingPatches, tmp_
 @pytest.mark.slow
 def test_worker_processes_do_not_change_the_data_stream(bundled_x2: TrainingPatches, tmp_path: Path) -> None:
     in_process, _ = _run(bundled_x2, tiny_settings(iterations=4), tmp_path / "0")
-    with_workers, _ = _run(bundled_x2, tiny_settings(iterations=4, num_workers=2), tmp_path / "2")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)  # a trial with 3 CPUs: two DataLoader workers
+    try:
+        with_workers, _ = _run(bundled_x2, tiny_settings(iterations=4, num_workers=2), tmp_path / "2")
+    finally:
+        torch.set_num_threads(threads)
     _assert_same_weights(in_process, with_workers)
+
+
+def test_dataloader_workers_follow_the_trials_cpus(bundled_x2: TrainingPatches) -> None:
+    from harness.training.loop import _loader, data_workers
+
+    assert data_workers(8, 1) == 0  # one CPU: loading stays in the training process, never 8 workers
+    assert data_workers(8, 4) == 3 and data_workers(8, 32) == 8 and data_workers(0, 16) == 0
+    threads = torch.get_num_threads()
+    try:
+        for cpus, expected in ((1, 0), (3, 2)):
+            torch.set_num_threads(cpus)  # what the executor does with --cpus-per-trial
+            loader = _loader(bundled_x2, training_settings("paper", epochs=1), 0, 0, CPU)
+            assert loader.num_workers == expected
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.mark.slow

@@ -183,10 +183,17 @@ class _SampleKeys(Sampler):
         return self.stop - self.start
 
 
+def data_workers(most: int, cpus: int) -> int:
+    """DataLoader worker processes for a trial with `cpus` CPUs (torch's thread count, which the executor sets to the
+    trial's --cpus-per-trial): one CPU stays with the training process, the others load, up to the profile's
+    `num_workers`. One CPU: loading happens in the training process. The stream is the same for any count."""
+    return max(0, min(most, cpus - 1))
+
+
 def _loader(data: Dataset, settings: TrainSettings, seed: int, start_iteration: int,
             device: torch.device) -> DataLoader:
     keys = _SampleKeys(seed, start_iteration * settings.batch_size, settings.iterations * settings.batch_size)
-    workers = settings.num_workers
+    workers = data_workers(settings.num_workers, torch.get_num_threads())
     # Forked workers share the decoded images copy-on-write; spawned ones would each unpickle a copy.
     context = "fork" if workers > 0 and sys.platform == "linux" else None
     return DataLoader(data, batch_size=settings.batch_size, sampler=keys, num_workers=workers,
