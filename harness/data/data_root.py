@@ -31,11 +31,6 @@ def benchmark_folder_reason(root: Path) -> str | None:
 def data_root_problems(root: Path, eval_sets: list[str], div2k_needs: list[tuple[int, int]]) -> list[str]:
     """One line per problem of the existing folder `root` for a run that scores `eval_sets` and trains on DIV2K at
     each (scale, hr_patch) of `div2k_needs`; DIV2K's layout is checked from its files' headers (seconds)."""
-    reason = benchmark_folder_reason(root)
-    if reason is not None:
-        return [f"--data-root {root} is itself a benchmark folder ({reason}); give the folder that holds the sets by "
-                f"name ({', '.join([*eval_sets, *(['DIV2K'] if div2k_needs else [])]) or 'Set5/, DIV2K/'}), such as "
-                f"{root.absolute().parent}"]
     needs: dict[str, Callable[[Path], bool]] = {name: (lambda folder, name=name: (folder / name).is_dir())
                                                 for name in eval_sets}
     if div2k_needs:
@@ -44,6 +39,8 @@ def data_root_problems(root: Path, eval_sets: list[str], div2k_needs: list[tuple
     if missing:
         everything = found_nearby(root, lambda folder: all(has(folder) for has in needs.values()))
         near = everything or found_nearby(root, lambda folder: all(needs[name](folder) for name in missing))
+        if near is None and benchmark_folder_reason(root) is not None:
+            return [_benchmark_folder(root, list(needs))]
         hint = f"; {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} in {near}: give --data-root {near}" \
             if near is not None else ""
         what = [f"DIV2K not found: {root / DIV2K / HR_FOLDER} is not a folder (nor {root / HR_FOLDER})"
@@ -52,6 +49,8 @@ def data_root_problems(root: Path, eval_sets: list[str], div2k_needs: list[tuple
         # DIV2K first: the training set is what a wrong root hides behind the evaluation sets
         what.sort(key=lambda line: not line.startswith("DIV2K"))
         return ["; ".join(what) + hint]
+    if benchmark_folder_reason(root) is not None:
+        return [_benchmark_folder(root, list(needs))]
     problems = []
     for scale, hr_patch in div2k_needs:
         try:
@@ -59,3 +58,8 @@ def data_root_problems(root: Path, eval_sets: list[str], div2k_needs: list[tuple
         except UserError as error:
             problems.append(str(error))
     return problems
+
+
+def _benchmark_folder(root: Path, needed: list[str]) -> str:
+    return (f"--data-root {root} is itself a benchmark folder ({benchmark_folder_reason(root)}); give the folder that "
+            f"holds the sets by name ({', '.join(needed) or 'Set5, DIV2K'}), such as {root.absolute().parent}")
