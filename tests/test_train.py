@@ -203,10 +203,10 @@ def test_same_seed_gives_bit_identical_weights(bundled_x2: TrainingPatches, tmp_
 
 @pytest.mark.slow
 def test_worker_processes_do_not_change_the_data_stream(bundled_x2: TrainingPatches, tmp_path: Path) -> None:
-    in_process, _ = _run(bundled_x2, tiny_settings(iterations=4), tmp_path / "0")
     threads = torch.get_num_threads()
-    torch.set_num_threads(3)  # a trial with 3 CPUs: two DataLoader workers
+    torch.set_num_threads(3)  # a trial with 3 CPUs: two DataLoader workers (and the same compute threads for both)
     try:
+        in_process, _ = _run(bundled_x2, tiny_settings(iterations=4), tmp_path / "0")
         with_workers, _ = _run(bundled_x2, tiny_settings(iterations=4, num_workers=2), tmp_path / "2")
     finally:
         torch.set_num_threads(threads)
