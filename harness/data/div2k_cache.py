@@ -174,7 +174,7 @@ def _build(layout: Div2kLayout, hr_entry: Path, lr_entry: Path, *, threads: int,
         f"({'HR and ' if need_hr else ''}LR: {LR_METHODS[layout.lr_method]}), {threads} thread"
         f"{'s' if threads != 1 else ''}")
     started = time.perf_counter()
-    _give_freed_memory_back()
+    _set_mmap_threshold(1 << 20)
     try:
         for _, (hr, lr) in _decoded(layout, threads, need_hr=need_hr, need_lr=need_lr, hr_source=hr_source, say=say,
                                     status=status, what=what, written=lambda: sum(w.written for w in outputs),
@@ -188,7 +188,7 @@ def _build(layout: Div2kLayout, hr_entry: Path, lr_entry: Path, *, threads: int,
     finally:
         for writer in outputs:
             writer.discard()
-        _give_freed_memory_back()
+        _set_mmap_threshold(_TRAINING_MMAP_THRESHOLD)
     seconds = time.perf_counter() - started
     size = _entry_bytes(hr_entry) + _entry_bytes(lr_entry)
     say(f"{what}: cache ready: {len(layout.images)} images, {_gigabytes(size)} in {hr_entry.parent}, built in "
@@ -315,15 +315,19 @@ def _duration(seconds: float) -> str:
 
 
 _M_MMAP_THRESHOLD = -3
+# After the build: the ceiling glibc's own sliding threshold reaches on 64-bit systems, so that training's large,
+# short-lived tensors come from the heap again instead of an mmap and a page fault each.
+_TRAINING_MMAP_THRESHOLD = 32 << 20
 
 
-def _give_freed_memory_back() -> None:
-    """glibc keeps freed buffers for reuse, and a build frees thousands of multi-megabyte images: serve buffers of
-    1 MiB and more from mmap, so that each is returned to the system when freed, and trim what is kept (the effect of
-    MALLOC_MMAP_THRESHOLD_=1048576, set from inside the process). A no-op without glibc."""
+def _set_mmap_threshold(threshold: int) -> None:
+    """glibc keeps freed buffers for reuse, and a build frees thousands of multi-megabyte images: during the build,
+    buffers of 1 MiB and more are served from mmap, so that each goes back to the system when freed (the effect of
+    MALLOC_MMAP_THRESHOLD_=1048576, set from inside the process), and what the heap kept is trimmed at each change. A
+    no-op without glibc."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+        libc.mallopt(_M_MMAP_THRESHOLD, threshold)
         libc.malloc_trim(0)
     except (OSError, AttributeError):
         pass
