@@ -6,7 +6,7 @@ Both give the same uint8 image (checked here on every run); the dense one multip
 the (out, in) weight matrix, the tap-by-tap one only by the 4/scale + 2 taps of the widened kernel. Each is timed
 --repeats times, interleaved, and the best run of each is kept, which damps the noise of a shared machine.
 
-    python benchmarks/imresize_speed.py [--height 1356] [--width 2040] [--scales 4,2] [--repeats 3]
+    python benchmarks/imresize_speed.py [--height 1356] [--width 2040] [--scales 4,2] [--repeats 3] [--threads N]
 """
 
 import argparse
@@ -40,7 +40,12 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=2040)
     parser.add_argument("--scales", default="4,2", help="downscaling factors, comma-separated")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads of the dense product (default: torch's; the tap-by-tap resize uses one, "
+                             "and a DIV2K build runs one image per thread)")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     image = np.random.default_rng(0).integers(0, 256, (args.height, args.width, 3), dtype=np.uint8)
     print(f"{args.width}x{args.height} RGB, best of {args.repeats}, torch threads {torch.get_num_threads()}")
     for scale in (int(text) for text in args.scales.split(",")):
