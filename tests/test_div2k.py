@@ -148,3 +148,19 @@ def test_two_processes_needing_one_cache_build_it_once(tmp_path: Path) -> None:
     assert all("images 12" in out and "cache ready" in out for out in said)
     entries = sorted(entry.name for entry in (cache / "div2k").iterdir())
     assert [name.split("-")[0] for name in entries] == [".lock", "hr", "lr"]  # no temporary folder left
+
+
+def test_the_build_tells_its_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.data import div2k_cache
+
+    root = fake_root(tmp_path / "root", [(64, 64), (64, 48), (48, 64)])
+    monkeypatch.setattr(div2k_cache, "PROGRESS_LINE_SECONDS", 0.0)  # a plain line per image instead of every 20 s
+    said: list[str] = []
+    statuses: list[str] = []
+    div2k_training_data(root, 2, hr_patch=48, cache_dir=tmp_path / "cache", say=said.append, status=statuses.append)
+    assert said[0].startswith("DIV2K x2: building the cache") and "3 images" in said[0]
+    progress = [line for line in statuses if "images decoded and downscaled" in line]
+    assert [line.split(": ")[1].split(" ")[0] for line in progress] == ["1/3", "2/3", "3/3"]
+    assert all("images/s, ETA" in line and "written" in line for line in progress)
+    assert said[1:-1] == progress[:-1]  # the log's plain lines: the same words
+    assert said[-1].startswith("DIV2K x2: cache ready: 3 images") and "built in" in said[-1]
