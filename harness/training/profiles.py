@@ -111,7 +111,7 @@ def training_settings(profile: str, *, epochs: int) -> TrainSettings:
             checkpoint_every=5 * PAPER_ITERATIONS_PER_EPOCH,
             log_every=PAPER_ITERATIONS_PER_EPOCH,
             data="div2k",
-            num_workers=8,  # enough decode/crop throughput to keep one GPU busy with cached images
+            num_workers=8,  # at most: the trial's CPUs less one (loop.data_workers); cached images crop in microseconds
             precision="float32",
         )
     return TrainSettings(
