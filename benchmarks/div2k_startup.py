@@ -2,10 +2,11 @@
 
 Writes --images synthetic DIV2K-sized PNGs (2040 pixels on the long side, DIV2K-like heights, smooth content plus
 noise, so that they compress roughly as photographs do) into a temporary folder, then runs the paper profile's start-up
-twice in a fresh process, as a trial does (harness.training.training_set.training_data, then
-the first batch of harness.training.loop's loader, the data of iteration 1): first with an empty cache (cold: every image decoded and
-downscaled, the cache written), then again (warm: the cache memory-mapped). Each process reports its peak RSS
-(getrusage); the script prints both, the cache size, and whether the cold peak stays within 2 GB of the warm one.
+twice, each in a fresh process as a trial does (harness.training.training_set.training_data, then the first batch of
+harness.training.loop's loader: the data of iteration 1; the step itself is the model's business): first with an empty
+cache (cold: every image decoded and downscaled, the cache written), then again (warm: the cache memory-mapped). Each
+process reports its peak RSS (getrusage); the script prints both, the cache size, and whether the cold peak stays
+within 2 GB of the warm one.
 
     python benchmarks/div2k_startup.py [--images 800] [--distinct N] [--scale 4] [--threads N] [--long-side 2040]
                                        [--keep DIR]

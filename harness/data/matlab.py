@@ -100,11 +100,11 @@ def imresize_single(image: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _taps_along_first_axis(image: np.ndarray, out_length: int, scale: float, *, quantize: bool) -> np.ndarray:
-    """One MATLAB resize pass along axis 0 of a uint8 or float64 (L, M) array, in float64: each output row is the sum, tap by tap from
-    left to right (MATLAB's order), of weight times input row; rounded half away from zero and saturated to 0..255
-    when `quantize`. Only the bicubic kernel's taps are touched (4/scale + 2 of them when shrinking), where a dense
-    (out, L) matrix product multiplies every input row by mostly zero weights. Row by row, so that the row being
-    summed stays in the CPU's cache."""
+    """One MATLAB resize pass along axis 0 of a uint8 or float64 (L, M) array, in float64: each output row is the
+    sum, tap by tap from left to right (MATLAB's order), of weight times input row; rounded half away from zero and
+    saturated to 0..255 when `quantize`. Only the bicubic kernel's taps are touched (4/scale + 2 of them when
+    shrinking), where a dense (out, L) matrix product multiplies every input row by mostly zero weights. Row by row,
+    so that the row being summed stays in the CPU's cache."""
     weights, indices = resize_taps(image.shape[0], out_length, scale)
     weights_list, indices_list = weights.tolist(), indices.tolist()
     out = np.zeros((out_length, image.shape[1]), dtype=np.float64)
