@@ -7,7 +7,8 @@
       logs/<trial_id>.log          each trial's log, written by the driver (harness/experiment/trial_logs.py)
       tensorboard/<trial_id>/      each trial's scalars
       checkpoints/                 training checkpoints of a local run (`--storage` moves them)
-      cache/                       decoded training data (`--cache-dir` moves it)
+      cache/                       decoded DIV2K when `--cache <results>/cache` asks (default: the per-user cache,
+                                   shared across results folders: docs/training.md)
       report/                      `python -m harness report`'s default output
       run_state.json               the running grid's state, for `python -m harness status`
       run.lock                     held by the run that writes here (harness/experiment/lock.py)

@@ -48,6 +48,30 @@ def test_every_harness_name_a_benchmark_imports_exists(script) -> None:
     assert missing_names(script.read_text()) == []
 
 
+def run_script(name: str, *argv: str) -> str:
+    import subprocess
+    import sys
+
+    process = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / name), *argv], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stderr
+    return process.stdout
+
+
+@pytest.mark.slow
+def test_imresize_speed_runs_in_its_small_mode() -> None:
+    out = run_script("imresize_speed.py", "--height", "40", "--width", "60", "--repeats", "1")
+    assert "x4: dense" in out and "x2: dense" in out and out.count("identical output") == 2
+
+
+@pytest.mark.slow
+def test_div2k_startup_runs_in_its_small_mode() -> None:
+    out = run_script("div2k_startup.py", "--images", "3", "--long-side", "256", "--threads", "1")
+    for phase in ("cold", "warm"):
+        assert f"{phase}: first iteration's batch after" in out and "peak RSS" in out and "cache" in out
+    assert "within the 2 GB bound" in out
+
+
 def test_patch_throughput_runs_in_its_small_mode() -> None:
     """benchmarks/train_throughput.py's patch stream section, which benchmarks/gpu_check.py also calls."""
     import io

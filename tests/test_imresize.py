@@ -101,3 +101,19 @@ def test_rounding_is_half_away_from_zero_not_half_to_even():
 
     values = torch.tensor([0.5, 1.5, 2.5, 254.5, 255.4, -0.5, -3.0, 300.0], dtype=torch.float64)
     assert round_half_away_from_zero_uint8(values).tolist() == [1, 2, 3, 255, 255, 0, 0, 255]
+
+
+@pytest.mark.parametrize("shape", [(50, 37, 3), (13, 17), (5, 4, 3), (64, 48, 1)])
+def test_tap_by_tap_resize_equals_the_dense_matrix_product(shape):
+    # imresize_uint8 sums only the kernel's taps, in MATLAB's order; the dense product it replaced
+    # (baselines.matlab_bicubic.imresize, benchmarks/imresize_speed.py) must give the same uint8 image.
+    from baselines.matlab_bicubic import imresize
+
+    image = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    channels_first = torch.from_numpy(image).permute(2, 0, 1) if image.ndim == 3 else torch.from_numpy(image)
+    for scale in (1 / 2, 1 / 3, 1 / 4, 2, 3, 4):
+        dense = imresize(channels_first, scale, quantize_uint8=True).to(torch.uint8)
+        dense = (dense.permute(1, 2, 0) if image.ndim == 3 else dense).numpy()
+        ours = imresize_uint8(image, scale)
+        assert ours.shape == dense.shape and ours.dtype == np.uint8
+        assert np.array_equal(ours, dense), (shape, scale)

@@ -1,6 +1,7 @@
 """The Ray executor: resources, a trial with bad input reported while the others go on, Ctrl-C, no leftovers (the
 policy alone, without Ray: tests/test_grid_policy.py)."""
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -140,9 +141,14 @@ def test_a_worker_without_the_dependencies_fails_the_run_with_one_line() -> None
 def test_tasks_get_absolute_paths_and_no_results_folder_on_a_cluster(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MREN_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     settings = RunSettings("smoke", Path("results"), data_root=Path("data"))
     local = ray_executor.task_settings(settings, cluster=False)
     assert local.storage == str(tmp_path / "results" / "checkpoints")
-    assert local.data_cache_dir == tmp_path / "results" / "cache" and local.data_root == tmp_path / "data"
+    # the per-user cache of the machine, shared across results folders (docs/training.md)
+    assert local.data_cache_dir == tmp_path / "user-cache" / "mren-harness" and local.data_root == tmp_path / "data"
+    given = ray_executor.task_settings(dataclasses.replace(settings, cache_dir=Path("shared-cache")), cluster=False)
+    assert given.data_cache_dir == tmp_path / "shared-cache"
     remote = ray_executor.task_settings(settings, cluster=True)
     assert remote.storage is None and remote.cache_dir is None  # chosen on the node: its own disk

@@ -145,9 +145,17 @@ def _fake_div2k(root: Path, *, with_lr: bool) -> dict[str, np.ndarray]:
 def test_div2k_layout_with_and_without_lr_folder_and_disk_cache(tmp_path: Path, with_lr: bool) -> None:
     images = _fake_div2k(tmp_path / "data", with_lr=with_lr)
     plain = div2k_training_data(tmp_path / "data", 2, hr_patch=48)
-    cached = div2k_training_data(tmp_path / "data", 2, hr_patch=48, cache_dir=tmp_path / "cache")
-    again = div2k_training_data(tmp_path / "data", 2, hr_patch=48, cache_dir=tmp_path / "cache")  # from .npy
-    assert len(list((tmp_path / "cache" / "div2k").rglob("*.npy"))) == 4
+    said: list[str] = []
+    cached = div2k_training_data(tmp_path / "data", 2, hr_patch=48, cache_dir=tmp_path / "cache", say=said.append)
+    assert "building the cache" in said[0] and "cache ready" in said[-1]
+    said.clear()
+    again = div2k_training_data(tmp_path / "data", 2, hr_patch=48, cache_dir=tmp_path / "cache",
+                                say=said.append)  # memory-mapped from the cache
+    assert len(said) == 1 and "cache ready" in said[0] and "found" in said[0]
+    entries = sorted(entry.name.split("-")[0] for entry in (tmp_path / "cache" / "div2k").iterdir()
+                     if not entry.name.startswith("."))
+    assert entries == ["hr", "lr"]
+    assert isinstance(again.pairs[0].hr.base, np.memmap) or isinstance(again.pairs[0].hr, np.memmap)
     for pair, name in zip(plain.pairs, sorted(images)):
         assert pair.name == name and pair.hr.shape[0] % 2 == 0 and pair.hr.shape[1] % 2 == 0
         assert np.array_equal(pair.lr, imresize_uint8(np.asarray(pair.hr), 1 / 2))
@@ -195,9 +203,29 @@ def test_same_seed_gives_bit_identical_weights(bundled_x2: TrainingPatches, tmp_
 
 @pytest.mark.slow
 def test_worker_processes_do_not_change_the_data_stream(bundled_x2: TrainingPatches, tmp_path: Path) -> None:
-    in_process, _ = _run(bundled_x2, tiny_settings(iterations=4), tmp_path / "0")
-    with_workers, _ = _run(bundled_x2, tiny_settings(iterations=4, num_workers=2), tmp_path / "2")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)  # a trial with 3 CPUs: two DataLoader workers (and the same compute threads for both)
+    try:
+        in_process, _ = _run(bundled_x2, tiny_settings(iterations=4), tmp_path / "0")
+        with_workers, _ = _run(bundled_x2, tiny_settings(iterations=4, num_workers=2), tmp_path / "2")
+    finally:
+        torch.set_num_threads(threads)
     _assert_same_weights(in_process, with_workers)
+
+
+def test_dataloader_workers_follow_the_trials_cpus(bundled_x2: TrainingPatches) -> None:
+    from harness.training.loop import _loader, data_workers
+
+    assert data_workers(8, 1) == 0  # one CPU: loading stays in the training process, never 8 workers
+    assert data_workers(8, 4) == 3 and data_workers(8, 32) == 8 and data_workers(0, 16) == 0
+    threads = torch.get_num_threads()
+    try:
+        for cpus, expected in ((1, 0), (3, 2)):
+            torch.set_num_threads(cpus)  # what the executor does with --cpus-per-trial
+            loader = _loader(bundled_x2, training_settings("paper", epochs=1), 0, 0, CPU)
+            assert loader.num_workers == expected
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.mark.slow

@@ -47,6 +47,10 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="folder holding released weights such as IMDN_x4.pth (default: $MREN_WEIGHTS_DIR)")
     parser.add_argument("--results", type=Path, default=Path("results"),
                         help="results folder: trials/, checkpoints/, visuals/ (default: results)")
+    parser.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                        help="folder of the decoded-DIV2K cache, shared by runs and results folders (default: "
+                             "$MREN_CACHE, else $XDG_CACHE_HOME/mren-harness or ~/.cache/mren-harness; on a cluster "
+                             "each node's $MREN_NODE_CACHE or $TMPDIR/mren-cache; docs/training.md)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="change every trial: a model config field (n_mreb=5), a training setting "
                              "(train.learning_rate=4e-4) or the scale (scale=2); repeatable (docs/specs.md)")
@@ -100,7 +104,8 @@ def main(args: argparse.Namespace) -> int:
     if args.results.exists() and not args.results.is_dir():
         raise UserError(f"--results {args.results} is a file, not a folder")
     settings = RunSettings(profile=args.profile, results_dir=args.results, data_root=args.data_root,
-                           weights_dir=args.weights_dir, storage=_storage(args), train_overrides=overrides.train,
+                           weights_dir=args.weights_dir, storage=_storage(args), cache_dir=args.cache,
+                           train_overrides=overrides.train,
                            plugins=tuple(args.plugins))
     if not args.dry_run:
         _check_outputs(args)
@@ -159,6 +164,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
     if args.storage is not None and args.storage.strip() and not storage.is_uri(args.storage) and args.address is None:
         # On a cluster the folder is the nodes' (a shared mount), which this machine may not have.
         outputs.check_output_folder(Path(args.storage).expanduser(), "--storage")
+    if args.cache is not None and args.address is None:  # on a cluster the folder is each node's
+        outputs.check_output_folder(args.cache, "--cache")
 
 
 def _command_line_changes(spec_trials: list[SpecTrial], args: argparse.Namespace,

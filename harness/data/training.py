@@ -7,12 +7,12 @@ so the data stream is identical however many workers load it, and resuming at it
 it continues at sample k * batch_size. Images are visited in a fresh random order on every pass over the set, as a
 shuffled DataLoader would.
 
-Decoded images are held in memory (uint8). For DIV2K an optional on-disk cache stores them as .npy files, which are
-then memory-mapped: start-up takes seconds instead of minutes of PNG decoding and bicubic downscaling, and worker
-processes share the pages through the OS cache instead of each holding a copy.
+Decoded images are held in memory (uint8). For DIV2K an on-disk cache shared across runs stores them packed, and they
+are memory-mapped from it (harness/data/div2k_cache.py): start-up takes seconds instead of minutes of PNG decoding and
+bicubic downscaling, and trials and worker processes share the pages through the OS cache instead of each holding a
+copy.
 """
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -21,9 +21,10 @@ import numpy as np
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from harness.atomic import atomic_path
 from harness.data.bundled import BUNDLED_TRAIN, load_bundled
-from harness.data.images import crop_to_multiple, list_images, read_rgb
+from harness.data.div2k import check_div2k
+from harness.data.div2k_cache import load_div2k
+from harness.data.images import crop_to_multiple
 from harness.data.matlab import imresize_uint8
 from harness.data.patch_stream import PatchStream
 from harness.errors import UserError
@@ -82,74 +83,19 @@ def bundled_training_data(scale: int, *, hr_patch: int, augment: bool = True) ->
 
 
 def div2k_training_data(data_root: Path, scale: int, *, hr_patch: int, augment: bool = True,
-                        cache_dir: Path | None = None, threads: int = 8) -> TrainingPatches:
+                        cache_dir: Path | None = None, threads: int = 1, say: Callable[[str], None] = lambda line: None,
+                        status: Callable[[str], None] = lambda line: None) -> TrainingPatches:
     """DIV2K's training split in its standard layout under `data_root` (or `data_root` being the DIV2K folder).
 
     `<root>/DIV2K/DIV2K_train_HR/<name>.png` with `<root>/DIV2K/DIV2K_train_LR_bicubic/X<s>/<name>x<s>.png`; without
-    that LR folder the LR is made from the HR with the harness's MATLAB-exact bicubic. Every image is decoded once,
-    in `threads` threads, at construction; with `cache_dir` the decoded arrays are kept as .npy files there.
+    that LR folder the LR is made from the HR with the harness's MATLAB-exact bicubic. The layout is checked from the
+    files' headers first (harness/data/div2k.py); then every image is decoded once, in `threads` threads, and with
+    `cache_dir` kept in the shared cache there (harness/data/div2k_cache.py). `say` gets the build's progress lines,
+    `status` a short status per image.
     """
-    root = Path(data_root)
-    div2k = root if (root / "DIV2K_train_HR").is_dir() else root / "DIV2K"
-    hr_dir = div2k / "DIV2K_train_HR"
-    if not hr_dir.is_dir():
-        raise UserError(f"DIV2K training images not found: {hr_dir} is not a folder "
-                        "(expected <data root>/DIV2K/DIV2K_train_HR/*.png)")
-    hr_files = list_images(hr_dir)
-    if not hr_files:
-        raise UserError(f"DIV2K training folder {hr_dir} holds no images")
-    lr_dir = div2k / "DIV2K_train_LR_bicubic" / f"X{scale}"
-    if not lr_dir.is_dir():
-        lr_dir = None
-    cache = None
-    if cache_dir is not None:
-        cache = Path(cache_dir) / "div2k"
-        (cache / "HR").mkdir(parents=True, exist_ok=True)
-        (cache / _lr_cache_name(scale, lr_dir)).mkdir(parents=True, exist_ok=True)
-
-    def load(hr_file: Path) -> TrainingPair:
-        return _load_div2k_pair(hr_file, lr_dir, scale, cache)
-
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        pairs = list(pool.map(load, hr_files))
+    layout = check_div2k(data_root, scale, hr_patch=hr_patch)
+    arrays = load_div2k(layout, cache_dir=cache_dir, threads=threads, say=say, status=status)
+    pairs = [TrainingPair(name, crop_to_multiple(hr, scale), lr)
+             for name, hr, lr in zip(arrays.names, arrays.hr, arrays.lr)]
     return TrainingPatches(pairs, scale=scale, hr_patch=hr_patch, augment=augment,
-                           description=f"DIV2K training images in {hr_dir}")
-
-
-def _lr_cache_name(scale: int, lr_dir: Path | None) -> str:
-    # Kept apart: the folder's LR images and our own downscaling could differ.
-    return f"LR_bicubic_X{scale}" if lr_dir is not None else f"LR_imresize_X{scale}"
-
-
-def _load_div2k_pair(hr_file: Path, lr_dir: Path | None, scale: int, cache: Path | None) -> TrainingPair:
-    name = hr_file.stem
-    lr_source = None
-    if lr_dir is not None:
-        lr_source = lr_dir / f"{name}x{scale}.png"
-        if not lr_source.is_file():
-            raise UserError(f"{lr_dir}: no LR image for {name} (expected {lr_source.name})")
-    if cache is None:
-        hr = crop_to_multiple(read_rgb(hr_file), scale)
-        lr = read_rgb(lr_source) if lr_source is not None else imresize_uint8(hr, 1 / scale)
-        return TrainingPair(name, hr, lr)
-    # The cached HR is uncropped so that it serves every scale.
-    hr = crop_to_multiple(_cached(cache / "HR" / f"{name}.npy", hr_file, lambda: read_rgb(hr_file)), scale)
-    lr_cache = cache / _lr_cache_name(scale, lr_dir) / f"{name}.npy"
-    if lr_source is not None:
-        lr = _cached(lr_cache, lr_source, lambda: read_rgb(lr_source))
-    else:
-        lr = _cached(lr_cache, hr_file, lambda: imresize_uint8(np.asarray(hr), 1 / scale))
-    return TrainingPair(name, hr, lr)
-
-
-def _cached(path: Path, source: Path, make: Callable[[], np.ndarray]) -> np.ndarray:
-    """The array cached at `path` (memory-mapped), made and written atomically first if absent or older than
-    `source`."""
-    if not path.is_file() or path.stat().st_mtime_ns < source.stat().st_mtime_ns:
-        array = make()
-        with atomic_path(path, suffix=".npy") as temporary:
-            np.save(temporary, array)
-    try:
-        return np.load(path, mmap_mode="r")
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: unreadable cache file ({error}); delete it to rebuild") from None
+                           description=f"DIV2K training images in {layout.hr_dir}")

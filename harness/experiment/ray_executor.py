@@ -185,16 +185,16 @@ def describe_resources(resources: dict[str, float]) -> str:
 
 
 def task_settings(settings: RunSettings, *, cluster: bool) -> RunSettings:
-    """The settings a task gets. Local: absolute paths (a worker's working folder is not the driver's), storage and
-    cache default to the results folder. Cluster: storage as given (None: each node's local disk, chosen on the
-    node), no cache in the results folder."""
+    """The settings a task gets. Local: absolute paths (a worker's working folder is not the driver's), storage
+    defaults to the results folder, the cache to this machine's per-user cache. Cluster: storage and cache as given
+    (None: each node's local disk, chosen on the node)."""
     def absolute(path: Path | None) -> Path | None:
         return None if path is None else Path(path).absolute()
 
     settings = dataclasses.replace(settings, results_dir=absolute(settings.results_dir),
                                    data_root=absolute(settings.data_root), weights_dir=absolute(settings.weights_dir))
     if cluster:
-        return dataclasses.replace(settings, cache_dir=None)
+        return settings
     location = settings.checkpoint_location
     return dataclasses.replace(settings, storage=location if is_uri(location) else str(Path(location).absolute()),
                                cache_dir=absolute(settings.data_cache_dir))
@@ -220,9 +220,8 @@ def _trial_task(payload: bytes, board: Any, node_local: bool, fresh: bool) -> Tr
     torch.set_num_threads(max(1, int(assigned.get("CPU", 1))))
     device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
     if node_local:
-        settings = dataclasses.replace(settings, storage=storage.node_local_location(),
-                                       cache_dir=storage.node_local_cache())
-    elif settings.cache_dir is None:
+        settings = dataclasses.replace(settings, storage=storage.node_local_location())
+    if settings.cache_dir is None:
         settings = dataclasses.replace(settings, cache_dir=storage.node_local_cache())
     if fresh:
         storage.delete_checkpoints(settings.checkpoint_location, trial.trial_id)

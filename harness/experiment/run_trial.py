@@ -19,6 +19,7 @@ from harness import records, registry
 from harness.conventions import PAPER_MACS_INPUT
 from harness.data.benchmark import BenchmarkSet, benchmark_from_images, open_benchmark
 from harness.data.bundled import BUNDLED_EVAL, BUNDLED_SET, load_bundled
+from harness.data.div2k import has_div2k
 from harness.errors import UserError
 from harness.evaluation.complexity import MacCount, count_macs, count_params
 from harness.evaluation.evaluate import evaluate
@@ -120,7 +121,8 @@ def check_data_root(trial: Trial, settings: RunSettings) -> None:
         needs.append("DIV2K")
     if not needs or settings.data_root is None:
         return  # nothing needed, or no data root at all (input_problems tells the driver before a run)
-    missing = [settings.data_root / name for name in needs if not (settings.data_root / name).is_dir()]
+    missing = [settings.data_root / name for name in needs
+               if not (has_div2k(settings.data_root) if name == "DIV2K" else (settings.data_root / name).is_dir())]
     if missing:
         raise UserError(f"node {socket.gethostname()} has no {missing[0]} (--data-root {settings.data_root} must "
                         "exist on every node that runs trials)")
@@ -133,8 +135,13 @@ def _train(model: nn.Module, trial: Trial, settings: RunSettings, device: torch.
     report("load training data")
     emit(TrialEvent(f"training: {train_settings.iterations} iterations, batch {train_settings.batch_size}, "
                     f"lr {train_settings.learning_rate:g}, {train_settings.precision}, data {train_settings.data}"))
+
+    def say(line: str) -> None:  # the build's progress: the trial log, and a plain line on the driver's console
+        emit(TrialEvent(line, console=True))
+
+    # torch's thread count is the trial's CPUs (--cpus-per-trial: harness/experiment/ray_executor.py)
     data = training_data(train_settings, config.scale, data_root=settings.data_root,
-                         cache_dir=settings.data_cache_dir)
+                         cache_dir=settings.data_cache_dir, threads=torch.get_num_threads(), say=say, status=report)
 
     def on_iteration(iteration: int, total: int, loss: float) -> None:
         report(f"train {iteration}/{total} loss {loss:.4f}")

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.data.bundled import BUNDLED_SET
+from harness.data.data_root import data_root_problems
+from harness.data.div2k_cache import default_cache_dir
 from harness.data.digest import content_digest
 from harness.errors import UserError
 from harness.experiment.overrides import apply_train_overrides
@@ -30,7 +32,7 @@ class RunSettings:
     weights_dir: Path | None = None
     # checkpoints: a folder or a URI (harness/experiment/storage.py); None: <results>/checkpoints
     storage: str | None = None
-    cache_dir: Path | None = None  # decoded-data cache; None: <results>/cache
+    cache_dir: Path | None = None  # decoded-data cache (`--cache`); None: the per-user cache of the machine
     # `run --set train.FIELD=VALUE` (harness/experiment/overrides.py): they land in each trial's TrainSettings, so in
     # its config and id
     train_overrides: tuple[tuple[str, Any], ...] = ()
@@ -42,7 +44,7 @@ class RunSettings:
 
     @property
     def data_cache_dir(self) -> Path:
-        return self.cache_dir if self.cache_dir is not None else ResultsLayout(self.results_dir).cache
+        return self.cache_dir if self.cache_dir is not None else default_cache_dir()
 
     def weights_file(self, name: str) -> Path:
         if self.weights_dir is None:
@@ -151,17 +153,14 @@ def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
     if root is not None and not root.is_dir():
         problems.append(f"data root {root} is not a folder")
     needed_sets = sorted({name for trial in trials for name in trial.config.eval_sets if name != BUNDLED_SET})
-    trains_on_div2k = any(trial.config.train is not None and trial.config.train.data == "div2k"
-                          for trial in trials)
-    if (needed_sets or trains_on_div2k) and root is None:
+    div2k_needs = sorted({(trial.config.scale, trial.config.train.hr_patch) for trial in trials
+                          if trial.config.train is not None and trial.config.train.data == "div2k"})
+    if (needed_sets or div2k_needs) and root is None:
         problems.append(f"profile {settings.profile!r} needs a data root holding "
-                        f"{', '.join(needed_sets + (['DIV2K'] if trains_on_div2k else []))} "
+                        f"{', '.join(needed_sets + (['DIV2K'] if div2k_needs else []))} "
                         "(--data-root or MREN_DATA_ROOT)")
     elif root is not None and root.is_dir():
-        problems.extend(f"evaluation set {name} not found: {root / name} is not a folder"
-                        for name in needed_sets if not (root / name).is_dir())
-        if trains_on_div2k and not (root / "DIV2K" / "DIV2K_train_HR").is_dir():
-            problems.append(f"DIV2K not found: {root / 'DIV2K' / 'DIV2K_train_HR'} is not a folder")
+        problems.extend(data_root_problems(root, needed_sets, div2k_needs))
     weights = sorted({trial.config.weights for trial in trials if trial.config.weights is not None})
     if weights and settings.weights_dir is None:
         problems.append(f"weights files {', '.join(weights)} needed but no weights folder given "

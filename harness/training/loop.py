@@ -175,10 +175,17 @@ class _Progress:
                    seconds=checkpoint["seconds"])
 
 
+def data_workers(most: int, cpus: int) -> int:
+    """DataLoader worker processes for a trial with `cpus` CPUs (torch's thread count, which the executor sets to the
+    trial's --cpus-per-trial): one CPU stays with the training process, the others load, up to the profile's
+    `num_workers`. One CPU: loading happens in the training process. The stream is the same for any count."""
+    return max(0, min(most, cpus - 1))
+
+
 def _batches(data: TrainingPatches, settings: TrainSettings, seed: int, start_iteration: int,
              device: torch.device) -> Iterable[PatchBatch]:
     """Batches start_iteration.. of the seed's stream as uint8: cut on a CUDA device that holds the set (the host
-    only draws), else on the CPU; a CPU run's in `num_workers` DataLoader workers or in this process. Another device
+    only draws), else on the CPU; a CPU run's in DataLoader workers (`data_workers`) or in this process. Another device
     orients the crops itself, and its host crops in this process: a crop is a copy of contiguous rows, cheaper than
     shipping the batch from a worker (about 15,000 against 3,000 patches per CPU-second, docs/benchmarks.md), and
     the device's queued work overlaps it. The stream position is all the data state a resumption needs; the bytes
@@ -188,7 +195,7 @@ def _batches(data: TrainingPatches, settings: TrainSettings, seed: int, start_it
         return resident_batches(ResidentImages(stream, device), seed=seed, batch_size=settings.batch_size,
                                 start_batch=start_iteration, stop_batch=settings.iterations)
     on_cpu = device.type == "cpu"  # other devices orient the crops themselves, in batched operations
-    workers = settings.num_workers if on_cpu else 0
+    workers = data_workers(settings.num_workers, torch.get_num_threads()) if on_cpu else 0
     # Forked workers share the decoded images copy-on-write; spawned ones would each unpickle a copy.
     context = "fork" if workers > 0 and sys.platform == "linux" else None
     return DataLoader(PatchBatches(stream, seed=seed, batch_size=settings.batch_size, oriented=on_cpu),

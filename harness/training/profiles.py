@@ -111,7 +111,7 @@ def training_settings(profile: str, *, epochs: int) -> TrainSettings:
             checkpoint_every=5 * PAPER_ITERATIONS_PER_EPOCH,
             log_every=PAPER_ITERATIONS_PER_EPOCH,
             data="div2k",
-            num_workers=8,  # a CPU run's loaders; a GPU run crops in its own process (harness/training/loop.py)
+            num_workers=8,  # at most: a CPU run's CPUs less one (loop.data_workers); a GPU run crops in process
             precision="float32",
         )
     return TrainSettings(
