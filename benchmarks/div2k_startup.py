@@ -88,8 +88,8 @@ def child(data_root: Path, cache: Path, scale: int, threads: int) -> None:
     data = training_data(settings, scale, data_root=data_root, cache_dir=cache, threads=threads,
                          say=lambda line: print(line, file=sys.stderr, flush=True))
     built = time.perf_counter()
-    lr, hr = next(iter(_loader(data, settings, 0, 0, torch.device("cpu"))))
-    assert hr.shape == (settings.batch_size, 3, settings.hr_patch, settings.hr_patch)
+    batch = next(iter(_loader(data, settings, 0, 0, torch.device("cpu"))))  # uint8, harness/data/patch_stream.py
+    assert batch.hr.shape == (settings.batch_size, 3, settings.hr_patch, settings.hr_patch)
     first = [time.perf_counter()]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kilobytes
     print(json.dumps({"data_seconds": built - started, "first_iteration_seconds": first[0] - started,

@@ -108,7 +108,7 @@ def train(model: nn.Module, settings: TrainSettings, *, data: TrainingPatches, s
     started = time.perf_counter()
     last_point = (started, state.iteration)  # for iterations per second between curve points
     if state.iteration < settings.iterations:
-        batches = _batches(data, settings, seed, state.iteration, device)
+        batches = _loader(data, settings, seed, state.iteration, device)
         for batch in batches:
             lr, hr = batch.to_unit_float(device, dtype)
             if channels_last:
@@ -182,7 +182,7 @@ def data_workers(most: int, cpus: int) -> int:
     return max(0, min(most, cpus - 1))
 
 
-def _batches(data: TrainingPatches, settings: TrainSettings, seed: int, start_iteration: int,
+def _loader(data: TrainingPatches, settings: TrainSettings, seed: int, start_iteration: int,
              device: torch.device) -> Iterable[PatchBatch]:
     """Batches start_iteration.. of the seed's stream as uint8: cut on a CUDA device that holds the set (the host
     only draws), else on the CPU; a CPU run's in DataLoader workers (`data_workers`) or in this process. Another device
