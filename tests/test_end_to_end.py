@@ -116,15 +116,15 @@ def test_every_trial_of_tables_1_to_6_has_a_record(smoke_results: Path, shared_d
 
 def test_each_record_keeps_its_projection_and_measured_speed(smoke_results: Path) -> None:
     """Both parts of the grid were priced at their start (harness/experiment/pricing.py): every trial's projection is
-    in its record and within a factor of five of its time (a loose bound: one trial's time on a shared runner varies
-    far more than a grid's; docs/benchmarks.md compares a whole run with its projection), and each training keeps
-    its measured speed."""
+    in its record, and each training keeps its measured speed and took within a factor of five of its projection (a
+    loose bound: one trial's time on a shared runner varies far more than a grid's; docs/benchmarks.md compares a
+    run with its projection)."""
     for record in load_records(smoke_results):
         assert record.projected_seconds is not None and record.projected_seconds > 0, record.trial_id
-        assert 0.2 < record.seconds / record.projected_seconds < 5, (record.trial_id, record.seconds,
-                                                                     record.projected_seconds)
         if record.training is not None:
             assert record.training.steps_per_second is not None and record.training.steps_per_second > 0
+            assert 0.2 < record.seconds / record.projected_seconds < 5, (record.trial_id, record.seconds,
+                                                                         record.projected_seconds)
 
 
 def test_report_renders_tables_figures_and_latex(smoke_results: Path) -> None:
