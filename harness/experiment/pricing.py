@@ -11,7 +11,7 @@ is measured: a second dry run prices at once. Configs that build the same module
 one kind (the cost of a forward pass does not read a weight's value).
 
 A trial's projected time is its training steps times the measured step time, plus evaluation: the forward time per
-LR pixel times the LR pixels of its evaluation sets, once per protocol of the model, once more for its visual crops
+LR pixel times the LR pixels of its evaluation sets, and per call for each image, once per protocol of the model, once more for its visual crops
 and twice for its MAC count, plus the preparation of its training set. The wall time follows the grid's policy:
 trials start in order as slots free up.
 """
@@ -200,7 +200,10 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
         visual_pixels = max((pixels.largest_lr_pixels(name, config.scale) for name in config.eval_sets), default=0)
         mac_pixels = PAPER_MACS_INPUT.lr_size(config.scale)[0] * PAPER_MACS_INPUT.lr_size(config.scale)[1]
         forward_pixels = eval_pixels * protocols + visual_pixels * VISUAL_FORWARDS + mac_pixels * MAC_COUNT_FORWARDS
-        other = calibration.forward_seconds_per_lr_pixel * forward_pixels + calibration.data_seconds
+        calls = (sum(pixels.count(name) for name in config.eval_sets) * protocols
+                 + (VISUAL_FORWARDS if config.eval_sets else 0) + MAC_COUNT_FORWARDS)
+        other = (calibration.forward_seconds_per_lr_pixel * forward_pixels + calibration.forward_seconds_per_call * calls
+                 + calibration.data_seconds)
         prices.append(TrialPrice(trial.trial_id, trial.label, iterations, iterations * calibration.step_seconds,
                                  other, False))
     return GridPrice(tuple(prices), placement, measured, len(missing))
@@ -262,6 +265,7 @@ def _mean(figures: list[Calibration]) -> Calibration:
         step_seconds=sum(f.step_seconds for f in figures) / len(figures),
         step_batch_measured=figures[0].step_batch_measured,
         forward_seconds_per_lr_pixel=sum(f.forward_seconds_per_lr_pixel for f in figures) / len(figures),
+        forward_seconds_per_call=sum(f.forward_seconds_per_call for f in figures) / len(figures),
         data_seconds=sum(f.data_seconds for f in figures) / len(figures),
         measured_seconds=max(f.measured_seconds for f in figures), concurrent=len(figures))
 
@@ -313,6 +317,9 @@ class _EvalPixels:
 
     def lr_pixels(self, name: str, scale: int) -> int:
         return sum((height // scale) * (width // scale) for height, width in self._sizes(name))
+
+    def count(self, name: str) -> int:
+        return len(self._sizes(name))
 
     def largest_lr_pixels(self, name: str, scale: int) -> int:
         return max(((height // scale) * (width // scale) for height, width in self._sizes(name)), default=0)

@@ -35,7 +35,7 @@ CALIBRATION_FORMAT = 1
 STEP_SECONDS_BUDGET = 0.4  # timed training steps stop once this much has been spent (at least one step)
 MAX_TIMED_STEPS = 4
 WHOLE_BATCH_LIMIT_SECONDS = 1.0  # a CPU step estimated longer than this is measured at batch 1 and scaled
-FORWARD_LR_SIDE = 48  # LR side of the inference forward timed per pixel (the paper's x4 LR patch)
+FORWARD_LR_SIDES = (32, 64)  # LR sides of the two inference passes timed: per-call cost and per-pixel slope
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class Calibration:
     step_seconds: float  # one training step at the trial's batch (0 when it trains nothing)
     step_batch_measured: int  # the batch actually timed (1 when scaled up on a CPU)
     forward_seconds_per_lr_pixel: float  # inference, in the training precision (float32 for other trials)
+    forward_seconds_per_call: float  # what an inference pass costs beyond its pixels
     data_seconds: float  # preparing the training set (bundled images only)
     measured_seconds: float  # what the calibration itself took
     concurrent: int  # copies measured at once (trials sharing the device)
@@ -76,9 +77,9 @@ def calibrate(kind: Kind, device: torch.device, *, concurrent: int = 1) -> Calib
         data_seconds = _data_seconds(kind.train, kind.scale)
     # Evaluation runs in the training precision (the loop leaves the model there), else in float32.
     dtype = getattr(torch, kind.train.precision) if kind.train is not None else torch.float32
-    forward = _forward_seconds_per_pixel(registry.build_model(kind.model, kind.model_config), device, dtype)
-    return Calibration(step_seconds, batch_measured, forward, data_seconds, time.perf_counter() - started,
-                       concurrent)
+    per_pixel, per_call = _forward_costs(registry.build_model(kind.model, kind.model_config), device, dtype)
+    return Calibration(step_seconds, batch_measured, per_pixel, per_call, data_seconds,
+                       time.perf_counter() - started, concurrent)
 
 
 def _synchronize(device: torch.device) -> None:
@@ -133,15 +134,22 @@ def _bundled_seconds(scale: int, hr_patch: int, augment: bool) -> float:
 
 
 @torch.no_grad()
-def _forward_seconds_per_pixel(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> float:
+def _forward_costs(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> tuple[float, float]:
+    """(seconds per LR pixel, seconds per call) of inference, from two input sizes: one size alone would spread the
+    per-call cost over its few pixels and over-price large evaluation images."""
     model.to(device, dtype).eval()
-    lr = torch.rand(1, 3, FORWARD_LR_SIDE, FORWARD_LR_SIDE, device=device, dtype=dtype)
-    model(lr)  # untimed
-    _synchronize(device)
-    start = time.perf_counter()
-    model(lr)
-    _synchronize(device)
-    return (time.perf_counter() - start) / FORWARD_LR_SIDE ** 2
+    seconds = []
+    for side in FORWARD_LR_SIDES:
+        lr = torch.rand(1, 3, side, side, device=device, dtype=dtype)
+        model(lr)  # untimed
+        _synchronize(device)
+        start = time.perf_counter()
+        model(lr)
+        _synchronize(device)
+        seconds.append(time.perf_counter() - start)
+    small, large = (side * side for side in FORWARD_LR_SIDES)
+    per_pixel = max((seconds[1] - seconds[0]) / (large - small), seconds[1] / large / 4)  # noise never makes it 0
+    return per_pixel, max(0.0, seconds[0] - per_pixel * small)
 
 
 def main() -> None:
