@@ -10,9 +10,9 @@ keyed by the device, torch's version, the threads, the sharing and the kind (`ca
 is measured: a second dry run prices at once. Configs that build the same modules with the same parameter shapes are
 one kind (the cost of a forward pass does not read a weight's value).
 
-A trial's projected time is its training steps times the measured step time, plus evaluation: the forward time per
-LR pixel times the LR pixels of its evaluation sets, and per call for each image, once per protocol of the model, once more for its visual crops
-and twice for its MAC count, plus the preparation of its training set. The wall time follows the grid's policy:
+A trial's projected time is its training steps times the measured step time, plus evaluation: a forward pass's
+measured cost per call and per LR pixel over the images of its evaluation sets, once per protocol of the model, once
+more for its visual crops and twice for its MAC count, plus the preparation of its training set. The wall time follows the grid's policy:
 trials start in order as slots free up.
 """
 
