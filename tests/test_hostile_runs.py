@@ -387,10 +387,10 @@ def test_a_failed_record_write_is_one_line_and_leaves_nothing(tmp_path: Path,
 
     monkeypatch.setattr(atomic.os, "fsync", full)
     crop = (tmp_path / "results" / "visuals" / "crop.png").resolve()
-    with pytest.raises(atomic.WriteError, match=f"cannot write {crop} \\(No space left on device\\)"):
+    with pytest.raises(atomic.WriteError, match=f"cannot write {crop} \\(disk full: No space left on device\\)"):
         records.write_record(tmp_path / "results", record, {"visuals/crop.png": b"png"})
     record_file = records.record_path(tmp_path / "results", trial.trial_id)
-    with pytest.raises(atomic.WriteError, match=f"cannot write {record_file} \\(No space left on device\\)"):
+    with pytest.raises(atomic.WriteError, match=f"cannot write {record_file} \\(disk full: No space left on device\\)"):
         records.write_record(tmp_path / "results", record)
     assert not list((tmp_path / "results").rglob("*.*"))  # neither the crop, the record nor a temporary file
 

@@ -9,6 +9,7 @@ pure function of (seed, k) (see harness/data/training.py). `checkpoint_dir/final
 
 import dataclasses
 import math
+import os
 import random
 import sys
 import time
@@ -275,5 +276,9 @@ def _result_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save_atomic(obj: Any, path: Path) -> None:
-    with atomic_path(path) as temporary:
-        torch.save(obj, temporary)
+    # Through a Python file, not a path: torch's own writer turns a full disk into "unexpected pos 576 vs 534", a
+    # Python file raises the OSError (ENOSPC) that atomic_path says as "disk full".
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        torch.save(obj, file)
+        file.flush()
+        os.fsync(file.fileno())
