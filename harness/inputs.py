@@ -30,6 +30,10 @@ _REASONS = {
     errno.EIO: "input/output error (a failing disk or a lost network mount)",
 }
 
+# Errors that are the user's environment, the same on every attempt: bad input, never retried, never a traceback.
+INPUT_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS,
+                          errno.EISDIR, errno.ENOTDIR, errno.ENOENT, errno.ELOOP, errno.ENAMETOOLONG})
+
 
 def os_reason(error: OSError) -> str:
     """The words for `error`'s errno ("permission denied", "disk full", ...), else the system's text."""
@@ -81,8 +85,9 @@ def input_folder(path: Path, what: str) -> Path:
     problem = _kind_problem(path, want_folder=True)
     if problem is None:
         try:
-            with os.scandir(path):
+            with os.scandir(path):  # read permission: its names can be listed
                 pass
+            os.stat(os.path.join(path, "."))  # search permission: what it holds can be opened
         except OSError as error:
             problem = f"cannot be read: {os_reason(error)} (for user {_user()})"
     if problem is not None:
