@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.data.benchmark import check_benchmark
 from harness.data.bundled import BUNDLED_SET
 from harness.data.digest import content_digest
 from harness.errors import UserError
 from harness.experiment.overrides import apply_train_overrides
 from harness.experiment.spec import Feed, SpecTrial
+from harness.inputs import file_problem, folder_problem
 from harness.records import trial_id, trial_label
 from harness.results_layout import ResultsLayout
 from harness.training.profiles import SMOKE_EVAL, TrainSettings, training_settings
@@ -145,11 +147,14 @@ def _provides(settings: RunSettings, eval_set: str) -> bool:
 
 
 def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
-    """Missing data or weights that would stop `trials` from running, one line each (empty when all is there)."""
+    """Missing, unreadable or damaged data or weights that would stop `trials` from running, one line each (empty
+    when all is there). Every evaluation set is checked as a trial would open it, short of decoding: its folders,
+    every image's kind, permissions and header size (harness/data/benchmark.py check_benchmark), in seconds."""
     problems: list[str] = []
     root = settings.data_root
-    if root is not None and not root.is_dir():
-        problems.append(f"data root {root} is not a folder")
+    root_problem = folder_problem(root, "data root") if root is not None else None
+    if root_problem is not None:
+        problems.append(root_problem)
     needed_sets = sorted({name for trial in trials for name in trial.config.eval_sets if name != BUNDLED_SET})
     trains_on_div2k = any(trial.config.train is not None and trial.config.train.data == "div2k"
                           for trial in trials)
@@ -157,9 +162,17 @@ def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
         problems.append(f"profile {settings.profile!r} needs a data root holding "
                         f"{', '.join(needed_sets + (['DIV2K'] if trains_on_div2k else []))} "
                         "(--data-root or MREN_DATA_ROOT)")
-    elif root is not None and root.is_dir():
-        problems.extend(f"evaluation set {name} not found: {root / name} is not a folder"
-                        for name in needed_sets if not (root / name).is_dir())
+    elif root is not None and root_problem is None:
+        for name in needed_sets:
+            if not (root / name).exists() and not (root / name).is_symlink():
+                problems.append(f"evaluation set {name} not found: {root / name} is not a folder")
+                continue
+            scales = sorted({trial.config.scale for trial in trials if name in trial.config.eval_sets})
+            try:
+                for scale in scales:
+                    check_benchmark(root / name, scale)
+            except UserError as error:
+                problems.append(f"evaluation set {name}: {error}")
         if trains_on_div2k and not (root / "DIV2K" / "DIV2K_train_HR").is_dir():
             problems.append(f"DIV2K not found: {root / 'DIV2K' / 'DIV2K_train_HR'} is not a folder")
     weights = sorted({trial.config.weights for trial in trials if trial.config.weights is not None})
@@ -167,6 +180,10 @@ def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
         problems.append(f"weights files {', '.join(weights)} needed but no weights folder given "
                         "(--weights-dir or MREN_WEIGHTS_DIR)")
     elif weights:
-        problems.extend(f"weights file {name} not found in the weights folder {settings.weights_dir}"
-                        for name in weights if not (settings.weights_dir / name).is_file())
+        for name in weights:
+            path = settings.weights_dir / name
+            if not path.exists() and not path.is_symlink():
+                problems.append(f"weights file {name} not found in the weights folder {settings.weights_dir}")
+            elif (problem := file_problem(path, "weights file")) is not None:
+                problems.append(problem)
     return problems
