@@ -17,6 +17,7 @@ import pydantic
 
 from harness.atomic import write_bytes_atomic, write_json_atomic
 from harness.errors import UserError
+from harness.inputs import input_folder
 from harness.results_layout import ResultsLayout
 
 SCHEMA_VERSION = 1
@@ -242,10 +243,11 @@ def results_file(results_dir: Path, name: str) -> Path:
 
 def load_records(results_dir: Path) -> list[TrialRecord]:
     """Every trial record under `<results_dir>/trials/`, sorted by trial id."""
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise UserError(f"results folder {results_dir} does not exist")
-    records = [read_record(path) for path in sorted(ResultsLayout(results_dir).trials.glob("*.json"))]
+    results_dir = input_folder(Path(results_dir), "results folder")
+    trials = ResultsLayout(results_dir).trials
+    if trials.exists() or trials.is_symlink():  # an unreadable trials/ is not an empty one
+        input_folder(trials, "records folder")
+    records = [read_record(path) for path in sorted(trials.glob("*.json"))]
     return sorted((record for record in records if record is not None), key=lambda record: record.trial_id)
 
 
