@@ -25,6 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 def main(args: argparse.Namespace) -> int:
     input_folder(args.hr, "HR folder")
     outputs.check_output_folder(args.out, "--out")
+    outputs.check_apart(args.out, "--out", {}, {"--hr": args.hr})
     hr_files = list_images(args.hr)
     if not hr_files:
         raise UserError(f"HR folder {args.hr} holds no images")

@@ -22,6 +22,9 @@ def main(args: argparse.Namespace) -> int:
     out = args.out or ResultsLayout(args.results).report
     input_folder(args.results, "results folder")
     outputs.check_output_folder(out, "report --out")  # before the figures take their time
+    layout = ResultsLayout(args.results)
+    outputs.check_apart(out, "report --out", {"--results": args.results},
+                        {"records folder": layout.trials, "visuals folder": layout.visuals})
     for part in ("figures", "latex"):
         if (out / part).exists() or (out / part).is_symlink():
             outputs.check_output_folder(out / part, f"report --out {out}: its")
