@@ -10,8 +10,9 @@ Reading is strict: a record of another format version, with a missing or unknown
 
 import hashlib
 import json
+import math
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 
@@ -34,10 +35,21 @@ class _Strict(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
 
+def _a_number(value: float) -> float:
+    if math.isnan(value):
+        raise ValueError("NaN is not a score (a record damaged or written by other code; +inf is PSNR's word for "
+                         "identical images)")
+    return value
+
+
+# A PSNR or SSIM: a number, never NaN, which every table would show as a blank cell without a reason.
+Score = Annotated[float, pydantic.AfterValidator(_a_number)]
+
+
 class ImageScore(_Strict):
     name: str
-    psnr_y: float
-    ssim_y: float
+    psnr_y: Score
+    ssim_y: Score
 
 
 class Evaluation(_Strict):
@@ -46,8 +58,8 @@ class Evaluation(_Strict):
     dataset: str
     scale: int
     protocol: str  # harness/evaluation/protocols.py
-    psnr_y: float  # mean over images, dB
-    ssim_y: float
+    psnr_y: Score  # mean over images, dB
+    ssim_y: Score
     images: list[ImageScore]
     conventions: dict[str, Any]  # how the numbers were measured (harness/evaluation/metrics.py)
     protocols: dict[str, "Evaluation"] = {}  # the same images under the model's other protocols; absent if none
