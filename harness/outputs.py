@@ -57,7 +57,7 @@ def _probe(folder: Path, what: str, path: Path) -> None:
         raise UserError(f"{what} {path} is not writable (no write permission on {folder})")
     free = stats.f_bavail * stats.f_frsize
     if free < MIN_FREE_BYTES:
-        raise UserError(f"{what} {path} is on a full disk ({free:,} bytes free)")
+        raise UserError(f"{what} {path}: disk full ({free:,} bytes free on {folder})")
 
 
 def check_apart(output: Path, what: str, inputs: dict[str, Path], scanned: dict[str, Path] | None = None) -> None:

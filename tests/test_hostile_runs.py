@@ -436,9 +436,9 @@ def test_full_disk_outputs_are_one_line_before_anything_runs(tmp_path: Path, sma
     fake_records(results, spec)
     before = snapshot(small_disk)
     cases = [
-        (["run", str(spec), "--profile", "smoke", "--results", str(small_disk / "results")], "full disk"),
-        (["report", "--results", str(results), "--out", str(small_disk / "report")], "full disk"),
-        (["check", "--results", str(results), "--reference", str(small_disk / "ref.json"), "--update"], "full disk"),
+        (["run", str(spec), "--profile", "smoke", "--results", str(small_disk / "results")], "disk full"),
+        (["report", "--results", str(results), "--out", str(small_disk / "report")], "disk full"),
+        (["check", "--results", str(results), "--reference", str(small_disk / "ref.json"), "--update"], "disk full"),
     ]
     for argv, problem in cases:
         assert_one_error_line(harness(*argv), str(small_disk), problem)

@@ -151,6 +151,7 @@ def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
     when all is there). Every evaluation set is checked as a trial would open it, short of decoding: its folders,
     every image's kind, permissions and header size (harness/data/benchmark.py check_benchmark), in seconds."""
     problems: list[str] = []
+    damaged: list[str] = []  # sets that are there but would fail to open: said after what is missing
     root = settings.data_root
     root_problem = folder_problem(root, "data root") if root is not None else None
     if root_problem is not None:
@@ -172,7 +173,7 @@ def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
                 for scale in scales:
                     check_benchmark(root / name, scale)
             except UserError as error:
-                problems.append(f"evaluation set {name}: {error}")
+                damaged.append(f"evaluation set {name}: {error}")
         if trains_on_div2k and not (root / "DIV2K" / "DIV2K_train_HR").is_dir():
             problems.append(f"DIV2K not found: {root / 'DIV2K' / 'DIV2K_train_HR'} is not a folder")
     weights = sorted({trial.config.weights for trial in trials if trial.config.weights is not None})
@@ -186,4 +187,4 @@ def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
                 problems.append(f"weights file {name} not found in the weights folder {settings.weights_dir}")
             elif (problem := file_problem(path, "weights file")) is not None:
                 problems.append(problem)
-    return problems
+    return problems + damaged
