@@ -316,9 +316,9 @@ def test_an_evaluation_beyond_memory_is_one_line_before_it_runs(tmp_path: Path,
 
     model = registry.build_model("imdn", registry.make_config("imdn", 2))
     benchmark = open_benchmark(image_folder(tmp_path / "set", count=2, size=40), 2)
-    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 1 << 20)  # a machine with 1 MiB free
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 1 << 17)  # a machine with 128 KiB free
     with pytest.raises(UserError, match=r"imdn on set/img\d \(20x20 LR at x2\) needs at least .* of memory; cpu "
-                                        r"has 1\.0 MiB available"):
+                                        r"has 128\.0 KiB available"):
         evaluate(model, benchmark, label="imdn")
 
 
