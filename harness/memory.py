@@ -68,7 +68,8 @@ def meta_model(build: Callable[[], nn.Module]) -> nn.Module | None:
     """The model `build` makes, on the meta device (no memory); None when it cannot be built there (a builder that
     reads values, such as .item(), needs real tensors: such a model is then not checked)."""
     try:
-        with torch.device("meta"):
+        # The generator's state is kept: the real build after this one must draw the same initial weights.
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
             return build()
     except Exception:  # any failure of the dry build leaves the real build to succeed or to say why
         return None
