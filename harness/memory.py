@@ -103,3 +103,15 @@ def forward_bytes(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype =
     given = torch.Size(shape).numel() * torch.empty((), dtype=dtype).element_size()
     produced = output.numel() * output.element_size() if isinstance(output, torch.Tensor) else 0
     return LIVE_FEATURE_MAPS * largest + given + produced
+
+
+
+def training_bytes(model: nn.Module, batch: int, lr_side: int, scale: int, dtype: torch.dtype) -> int:
+    """A floor on the memory one training step of `model` (on the meta device) needs, without running it (a grid
+    holds dozens of configs): the weights four times (weights, gradients, Adam's two moments), and per sample the LR
+    patch, the HR patch, the output and its gradient. The feature maps autograd keeps come on top."""
+    element = torch.empty((), dtype=dtype).element_size()
+    lr_pixels, hr_pixels = lr_side * lr_side, (lr_side * scale) ** 2
+    per_sample = 3 * (lr_pixels + 3 * hr_pixels) * element
+    parameters = sum(tensor.numel() for tensor in (*model.parameters(), *model.buffers()))
+    return 4 * parameters * element + batch * per_sample

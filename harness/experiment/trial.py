@@ -6,10 +6,14 @@ table row that asked for it.
 """
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from harness import memory, registry
 from harness.data.benchmark import check_benchmark
 from harness.data.bundled import BUNDLED_SET
 from harness.data.digest import content_digest
@@ -187,4 +191,33 @@ def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
                 problems.append(f"weights file {name} not found in the weights folder {settings.weights_dir}")
             elif (problem := file_problem(path, "weights file")) is not None:
                 problems.append(problem)
-    return problems + damaged
+    return problems + damaged + training_memory_problems(trials)
+
+
+@functools.lru_cache(maxsize=256)
+def _training_bytes(model: str, model_config: Any, batch: int, lr_side: int, precision: str) -> int | None:
+    """memory.training_bytes of a trial's model; trials that differ in their seed alone are sized once."""
+    dry = memory.meta_model(lambda: registry.entry(model).build(model_config))
+    if dry is None:
+        return None
+    return memory.training_bytes(dry, batch, lr_side, model_config.scale, getattr(torch, precision))
+
+
+def training_memory_problems(trials: list[Trial]) -> list[str]:
+    """Trials whose training step cannot fit in this machine's memory (harness/memory.py), one line each: a batch or
+    patch size far beyond memory is said before Ray starts, not as an allocator's traceback inside the trial."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    problems: list[str] = []
+    for trial in trials:
+        config, train = trial.config, trial.config.train
+        if train is None:
+            continue
+        needed = _training_bytes(config.model, config.model_config, train.batch_size,
+                                 max(train.hr_patch // config.scale, 1), train.precision)
+        available = memory.available_bytes(device)
+        if needed is not None and needed > available:
+            problems.append(f"trial {trial.trial_id} ({trial.label}): a training step of batch {train.batch_size} "
+                            f"on {train.hr_patch}x{train.hr_patch} HR patches needs at least "
+                            f"{memory.describe_bytes(needed)} of memory; {device} has "
+                            f"{memory.describe_bytes(available)} available")
+    return problems
