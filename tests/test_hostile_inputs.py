@@ -413,6 +413,8 @@ def test_a_file_where_a_folder_belongs_or_the_reverse_says_which(place: Path, no
                    str(a_folder), "is a folder, not a file")
     one_error_line(nobody("degrade", "--hr", a_file, "--scale", "2", "--out", place / "lr"), str(a_file),
                    "is a file, not a folder")
+    one_error_line(nobody("run", REPO_ROOT / "ablations" / "sota.yaml", "--profile", "smoke", "--weights-dir", a_file,
+                          "--results", place / "r"), "weights folder", str(a_file), "is a file, not a folder")
 
 
 # 10. Closed standard output, for every command.

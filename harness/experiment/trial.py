@@ -184,6 +184,8 @@ def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
     if weights and settings.weights_dir is None:
         problems.append(f"weights files {', '.join(weights)} needed but no weights folder given "
                         "(--weights-dir or MREN_WEIGHTS_DIR)")
+    elif weights and (problem := folder_problem(settings.weights_dir, "weights folder")) is not None:
+        problems.append(problem)
     elif weights:
         for name in weights:
             path = settings.weights_dir / name
