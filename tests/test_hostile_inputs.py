@@ -23,6 +23,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,7 @@ def _unreadable_cases(place: Path) -> list[tuple[list, tuple[str, ...]]]:
     ]
 
 
+@pytest.mark.slow
 def test_unreadable_files_and_folders_are_one_line_saying_permission_denied(place: Path, nobody) -> None:
     for argv, words in _unreadable_cases(place):
         line = one_error_line(nobody(*argv), *words)
@@ -208,6 +210,7 @@ def test_an_unreadable_image_in_a_data_root_set_is_found_before_ray_starts(place
 
 # 2. Images that become empty after scaling.
 
+@pytest.mark.slow
 def test_an_image_smaller_than_the_scale_is_one_line_with_its_own_size(place: Path, nobody) -> None:
     folder = place / "tiny"
     folder.mkdir()
@@ -244,7 +247,9 @@ def test_strided_and_overlapping_tensor_views_read_as_their_values(tmp_path: Pat
     assert not views[weight].is_contiguous() and views[bias].stride() == (0,)
     torch.save(views, tmp_path / "views.pth")
     nested = dict(views)
-    nested[bias] = torch.nested.nested_tensor([state[bias]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "nested tensors are a prototype": the point of the case
+        nested[bias] = torch.nested.nested_tensor([state[bias]])
     torch.save(nested, tmp_path / "nested.pth")
 
     read = load_state_dict_file(tmp_path / "views.pth")
@@ -279,6 +284,7 @@ def small_disk(place: Path):
         subprocess.run(["umount", str(folder)], check=True)
 
 
+@pytest.mark.slow
 def test_sr_images_onto_a_disk_that_fills_up_say_disk_full_and_leave_nothing(place: Path, small_disk: Path,
                                                                            nobody) -> None:
     folder = image_folder(place / "hr", count=3, size=640)  # three 640x640 SR outputs of noise: over 1.5 MiB
@@ -300,6 +306,7 @@ def test_a_checkpoint_onto_a_full_disk_says_disk_full_and_leaves_nothing(small_d
 
 # 5. Sizes far beyond memory.
 
+@pytest.mark.slow
 def test_sizes_far_beyond_memory_are_refused_up_front(place: Path, nobody) -> None:
     started = time.monotonic()
     one_error_line(nobody("complexity", "--model", "imdn", "--scale", "2", "--hr-size", "100000x100000"),
@@ -324,6 +331,7 @@ def test_an_evaluation_beyond_memory_is_one_line_before_it_runs(tmp_path: Path,
 
 # 6. Grids far beyond any real use.
 
+@pytest.mark.slow
 def test_a_grid_far_beyond_any_real_use_is_one_line_in_seconds(place: Path, nobody) -> None:
     spec = spec_file(place)
     huge = place / "huge.yaml"
@@ -339,6 +347,7 @@ def test_a_grid_far_beyond_any_real_use_is_one_line_in_seconds(place: Path, nobo
 
 # 7. An output that is also an input.
 
+@pytest.mark.slow
 def test_an_output_that_is_also_an_input_is_refused(place: Path, nobody) -> None:
     hr = image_folder(place / "hr")
     spec = spec_file(place)
@@ -395,6 +404,7 @@ def test_an_undecodable_crop_costs_its_panel_with_a_note(tmp_path: Path) -> None
 
 # 9. A file where a folder belongs, or the reverse.
 
+@pytest.mark.slow
 def test_a_file_where_a_folder_belongs_or_the_reverse_says_which(place: Path, nobody) -> None:
     a_file = place / "a_file"
     a_file.write_text("not a folder")
@@ -419,6 +429,7 @@ def test_a_file_where_a_folder_belongs_or_the_reverse_says_which(place: Path, no
 
 # 10. Closed standard output, for every command.
 
+@pytest.mark.slow
 def test_every_command_with_standard_output_closed_ends_without_a_traceback(place: Path, nobody) -> None:
     from harness.cli import COMMANDS
 
