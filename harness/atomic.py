@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from harness.errors import UserError
+from harness.inputs import os_reason
 
 # Errors of the destination's file system, whichever file operation meets them first; other OSErrors (an input that
 # cannot be read inside the block) pass through unchanged.
@@ -64,7 +65,8 @@ def atomic_folder(path: Path) -> Iterator[Path]:
 
 
 class WriteError(UserError):
-    """A destination that cannot be written: a full disk, a read-only or foreign folder."""
+    """A destination that cannot be written: a full disk, a read-only or foreign folder. `reason` says it in the
+    words of harness/inputs.py ("disk full", "permission denied"), then the system's own text."""
 
     def __init__(self, path: Path, reason: str) -> None:
         super().__init__(f"cannot write {path} ({reason}); nothing was written there")
@@ -85,7 +87,12 @@ def _write_errors(path: Path) -> Iterator[None]:
     except OSError as error:
         if error.errno not in WRITE_ERRNOS:
             raise
-        raise WriteError(path, error.strerror or str(error)) from None
+        raise WriteError(path, _reason(error)) from None
+
+
+def _reason(error: OSError) -> str:
+    words, system = os_reason(error), error.strerror or str(error)
+    return words if words.lower() == system.lower() else f"{words}: {system}"
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.commands import check, complexity, degrade, evaluate, export, list_things, report, run, status
 from harness.errors import UserError
+from harness.inputs import os_error_line
 
 COMMANDS = {
     "eval": evaluate,
@@ -38,14 +39,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command].main(args)
     except UserError as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)  # one line, whatever the message held
-        return 2
+        return _error_line(str(error))
+    except BrokenPipeError:
+        raise  # the reader went away: harness/__main__.py ends quietly with 141
+    except OSError as error:
+        # A file-system error no check foresaw (a file made unreadable, a disk filling up mid-command) is still the
+        # user's environment, not a bug: one line naming the file and what went wrong (harness/inputs.py).
+        return _error_line(os_error_line(error))
+    except MemoryError:
+        return _error_line("out of memory: this command needs more memory than this machine could give it")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _error_line(message: str) -> int:
+    try:
+        print(f"error: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever the message held
+        sys.stderr.flush()
+    except OSError:
+        pass  # standard error itself cannot be written (a full disk behind 2>file): the exit status still says it
+    return 2
 
 
 def _terminate_as_interrupt() -> Any:

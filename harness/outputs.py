@@ -57,4 +57,19 @@ def _probe(folder: Path, what: str, path: Path) -> None:
         raise UserError(f"{what} {path} is not writable (no write permission on {folder})")
     free = stats.f_bavail * stats.f_frsize
     if free < MIN_FREE_BYTES:
-        raise UserError(f"{what} {path} is on a full disk ({free:,} bytes free)")
+        raise UserError(f"{what} {path}: disk full ({free:,} bytes free on {folder})")
+
+
+def check_apart(output: Path, what: str, inputs: dict[str, Path], scanned: dict[str, Path] | None = None) -> None:
+    """An output that is also an input is refused before anything is written: `output` must not be any of `inputs`
+    (a file or folder the command reads: --hr, --weights, the results folder a report reads), and must not lie inside
+    any of `scanned` (folders whose every entry is read: a benchmark set, trials/), where a file written would become
+    an input of the next run. Paths are compared after resolving links, so a link to an input is that input."""
+    where = Path(os.path.realpath(output))
+    for name, path in {**inputs, **(scanned or {})}.items():
+        if where == Path(os.path.realpath(path)):
+            raise UserError(f"{what} {output} is also the input {name} {path}: write the output somewhere else")
+    for name, path in (scanned or {}).items():
+        if Path(os.path.realpath(path)) in where.parents:
+            raise UserError(f"{what} {output} is inside the input {name} {path}, which is read entry by entry: write "
+                            "the output somewhere else")

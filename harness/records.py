@@ -10,13 +10,15 @@ Reading is strict: a record of another format version, with a missing or unknown
 
 import hashlib
 import json
+import math
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 
 from harness.atomic import write_bytes_atomic, write_json_atomic
 from harness.errors import UserError
+from harness.inputs import input_folder
 from harness.results_layout import ResultsLayout
 
 SCHEMA_VERSION = 1
@@ -33,10 +35,21 @@ class _Strict(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
 
+def _a_number(value: float) -> float:
+    if math.isnan(value):
+        raise ValueError("NaN is not a score (a record damaged or written by other code; +inf is PSNR's word for "
+                         "identical images)")
+    return value
+
+
+# A PSNR or SSIM: a number, never NaN, which every table would show as a blank cell without a reason.
+Score = Annotated[float, pydantic.AfterValidator(_a_number)]
+
+
 class ImageScore(_Strict):
     name: str
-    psnr_y: float
-    ssim_y: float
+    psnr_y: Score
+    ssim_y: Score
 
 
 class Evaluation(_Strict):
@@ -45,8 +58,8 @@ class Evaluation(_Strict):
     dataset: str
     scale: int
     protocol: str  # harness/evaluation/protocols.py
-    psnr_y: float  # mean over images, dB
-    ssim_y: float
+    psnr_y: Score  # mean over images, dB
+    ssim_y: Score
     images: list[ImageScore]
     conventions: dict[str, Any]  # how the numbers were measured (harness/evaluation/metrics.py)
     protocols: dict[str, "Evaluation"] = {}  # the same images under the model's other protocols; absent if none
@@ -248,10 +261,11 @@ def results_file(results_dir: Path, name: str) -> Path:
 
 def load_records(results_dir: Path) -> list[TrialRecord]:
     """Every trial record under `<results_dir>/trials/`, sorted by trial id."""
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise UserError(f"results folder {results_dir} does not exist")
-    records = [read_record(path) for path in sorted(ResultsLayout(results_dir).trials.glob("*.json"))]
+    results_dir = input_folder(Path(results_dir), "results folder")
+    trials = ResultsLayout(results_dir).trials
+    if trials.exists() or trials.is_symlink():  # an unreadable trials/ is not an empty one
+        input_folder(trials, "records folder")
+    records = [read_record(path) for path in sorted(trials.glob("*.json"))]
     return sorted((record for record in records if record is not None), key=lambda record: record.trial_id)
 
 

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 import pydantic
 from torch import nn
 
+from harness import memory
 from harness.conventions import SCALES
 from harness.errors import UserError
 from harness.weight_readers import CHECKPOINT_FORMAT, READERS
@@ -136,6 +137,12 @@ def default_config_json(name: str, scale: int) -> dict[str, Any]:
 
 
 def build_model(name: str, config: Any) -> nn.Module:
+    """The model, once a dry build on the meta device shows that its weights fit in memory (harness/memory.py): a
+    config that asks for terabytes is one line, not an allocator's traceback or a machine swapping."""
+    dry = memory.meta_model(lambda: entry(name).build(config))
+    if dry is not None:
+        parameters = sum(tensor.numel() for tensor in dry.parameters())
+        memory.require(memory.weight_bytes(dry), f"model {name} with this config ({parameters:,} parameters)")
     return entry(name).build(config)
 
 

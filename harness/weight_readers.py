@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from harness.errors import UserError
+from harness.inputs import input_file
 
 # (path, scale) -> state dict. The scale is for files that hold the same tensors at every scale (their name says it).
 Reader = Callable[[Path, int], dict[str, Tensor]]
@@ -226,10 +227,7 @@ def idn_state_dict(layers: list[CaffeLayer], *, scale: int, path: Path) -> dict[
 
 
 def _existing(path: Path) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"weights file {path} not found")
-    return path
+    return input_file(Path(path), "weights file")
 
 
 def _read_mat(path: Path, scale: int, format: str) -> dict:
@@ -326,8 +324,24 @@ def load_state_dict_file(path: Path) -> dict[str, Tensor]:
         name = _strip_prefix(key)
         if name in stripped:  # "module.x" beside "x": which one the authors meant is not ours to guess
             raise UserError(f"weights file {path} holds {name!r} twice (with and without a 'module.' prefix)")
-        stripped[name] = tensor
+        stripped[name] = _dense(tensor, path, key)
     return stripped
+
+
+def _dense(tensor: Tensor, path: Path, key: str) -> Tensor:
+    """`tensor` as a dense, contiguous CPU tensor of its own; a layout that holds no plain array of values (sparse,
+    nested, meta: shapes without data) is one line naming it. A strided or overlapping view of a storage (a
+    transposed or expanded tensor, saved as such) holds its values and is read as them."""
+    if tensor.is_meta:
+        raise UserError(f"weights file {path}: {key} is a meta tensor (a shape without values); save the real "
+                        "weights")
+    if tensor.is_nested:
+        raise UserError(f"weights file {path}: {key} is a nested tensor, not an array of weights")
+    if tensor.layout != torch.strided:
+        layout = str(tensor.layout).removeprefix("torch.")
+        raise UserError(f"weights file {path}: {key} is a {layout} tensor; weights are dense tensors (save "
+                        f"tensor.to_dense())")
+    return tensor.contiguous()
 
 
 def read_pth(path: Path, scale: int) -> dict[str, Tensor]:

@@ -194,7 +194,11 @@ def test_non_finite_values_never_enter_or_pass_a_reference(results: Path, refere
     assert "tolerances.psnr_y" in _one_error_line(capsys)
 
     _edit(results, TRIAL, lambda record: record["metrics"]["Set5"].update(psnr_y=float("nan")))
-    assert main(["check", "--results", str(results), "--reference", str(reference)]) == 1  # NaN never matches
+    capsys.readouterr()
+    # A NaN score is a damaged record (records.py refuses it): one line naming it, never a match or a blank cell
+    assert main(["check", "--results", str(results), "--reference", str(reference)]) == 2
+    line = _one_error_line(capsys)
+    assert tid(TRIAL) in line and "NaN is not a score" in line
     before = reference.read_bytes()
     capsys.readouterr()
     assert main(["check", "--results", str(results), "--reference", str(reference), "--update"]) == 2

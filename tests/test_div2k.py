@@ -21,10 +21,10 @@ SPEC = REPO_ROOT / "ablations" / "scacb.yaml"  # evaluates on Set5; --only table
 
 
 def fake_root(root: Path, sizes: list[tuple[int, int]], *, lr_scale: int | None = None) -> Path:
-    """A data root with Set5 (empty: the checks before a run look at folders) and DIV2K images of (width, height)
-    `sizes`; with `lr_scale`, DIV2K's LR folder for that scale too."""
-    (root / "Set5").mkdir(parents=True)
+    """A data root with a one-image Set5 (the checks before a run read its headers) and DIV2K images of
+    (width, height) `sizes`; with `lr_scale`, DIV2K's LR folder for that scale too."""
     rng = np.random.default_rng(0)
+    write_png(root / "Set5" / "HR" / "bird.png", rng.integers(0, 256, (48, 48, 3), dtype=np.uint8))
     for number, (width, height) in enumerate(sizes, start=1):
         hr = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         write_png(root / "DIV2K" / "DIV2K_train_HR" / f"{number:04d}.png", hr)

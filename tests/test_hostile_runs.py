@@ -387,10 +387,10 @@ def test_a_failed_record_write_is_one_line_and_leaves_nothing(tmp_path: Path,
 
     monkeypatch.setattr(atomic.os, "fsync", full)
     crop = (tmp_path / "results" / "visuals" / "crop.png").resolve()
-    with pytest.raises(atomic.WriteError, match=f"cannot write {crop} \\(No space left on device\\)"):
+    with pytest.raises(atomic.WriteError, match=f"cannot write {crop} \\(disk full: No space left on device\\)"):
         records.write_record(tmp_path / "results", record, {"visuals/crop.png": b"png"})
     record_file = records.record_path(tmp_path / "results", trial.trial_id)
-    with pytest.raises(atomic.WriteError, match=f"cannot write {record_file} \\(No space left on device\\)"):
+    with pytest.raises(atomic.WriteError, match=f"cannot write {record_file} \\(disk full: No space left on device\\)"):
         records.write_record(tmp_path / "results", record)
     assert not list((tmp_path / "results").rglob("*.*"))  # neither the crop, the record nor a temporary file
 
@@ -436,9 +436,9 @@ def test_full_disk_outputs_are_one_line_before_anything_runs(tmp_path: Path, sma
     fake_records(results, spec)
     before = snapshot(small_disk)
     cases = [
-        (["run", str(spec), "--profile", "smoke", "--results", str(small_disk / "results")], "full disk"),
-        (["report", "--results", str(results), "--out", str(small_disk / "report")], "full disk"),
-        (["check", "--results", str(results), "--reference", str(small_disk / "ref.json"), "--update"], "full disk"),
+        (["run", str(spec), "--profile", "smoke", "--results", str(small_disk / "results")], "disk full"),
+        (["report", "--results", str(results), "--out", str(small_disk / "report")], "disk full"),
+        (["check", "--results", str(results), "--reference", str(small_disk / "ref.json"), "--update"], "disk full"),
     ]
     for argv, problem in cases:
         assert_one_error_line(harness(*argv), str(small_disk), problem)

@@ -393,7 +393,7 @@ def test_spec_that_is_not_a_regular_file_is_refused(tmp_path: Path, capsys: pyte
     code, _, err = run_cli(capsys, fifo, "--profile", "smoke", "--results", tmp_path / "results")
     assert code == 2 and "not a regular file" in single_error_line(err)
     code, _, err = run_cli(capsys, tmp_path, "--profile", "smoke", "--results", tmp_path / "results")
-    assert code == 2 and "not a regular file" in single_error_line(err)
+    assert code == 2 and "is a folder, not a file" in single_error_line(err)
 
 
 def test_trial_ids_are_those_of_the_committed_reference(shared_dir: Path) -> None:

@@ -29,6 +29,9 @@ def main(args: argparse.Namespace) -> int:
         raise UserError("--prune only goes with --update")
     if args.update:
         outputs.check_output_file(args.reference, "--reference")
+        layout = ResultsLayout(args.results)
+        outputs.check_apart(args.reference, "--reference", {}, {"records folder": layout.trials,
+                                                                 "visuals folder": layout.visuals})
     records = _finished_records(args.results)
     reference = None if args.update and not args.reference.exists() else load_reference(args.reference)
     if args.update:

@@ -12,12 +12,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness import outputs, plugins
+from harness import memory, outputs, plugins
 from harness.atomic import write_json_atomic
 from harness.commands.options import parse_overrides
 from harness.conventions import PAPER_MACS_INPUT, MacsInput
 from harness.errors import UserError
 from harness.evaluation.complexity import MacCount, count_macs, count_params
+from harness.evaluation.evaluate import forward_bytes_of
 from harness.registry import build_model, make_config
 
 
@@ -56,6 +57,10 @@ def main(args: argparse.Namespace) -> int:
         outputs.check_output_file(Path(args.json), "--json")  # before the count takes its time
     model = build_model(args.model, config)
     params = count_params(model)
+    needed = forward_bytes_of(model, lr_height, lr_width)
+    if needed is not None:  # the count runs the model on a real input of this size
+        memory.require(needed, f"{args.model} on a {lr_width}x{lr_height} LR input (--hr-size "
+                               f"{macs_input.hr_height}x{macs_input.hr_width})")
     count = count_macs(model, lr_height, lr_width)
     record = {
         "model": args.model,

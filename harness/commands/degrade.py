@@ -8,9 +8,10 @@ from tqdm import tqdm
 from harness import outputs
 from harness.atomic import atomic_folder
 from harness.conventions import SCALES
-from harness.data.benchmark import degrade
+from harness.data.benchmark import check_downscalable, degrade
 from harness.data.images import list_images, read_rgb, write_png
 from harness.errors import UserError
+from harness.inputs import input_folder
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -22,19 +23,21 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if not args.hr.is_dir():
-        raise UserError(f"HR folder {args.hr} does not exist")
+    input_folder(args.hr, "HR folder")
     outputs.check_output_folder(args.out, "--out")
+    outputs.check_apart(args.out, "--out", {}, {"--hr": args.hr})
     hr_files = list_images(args.hr)
     if not hr_files:
         raise UserError(f"HR folder {args.hr} holds no images")
     # Read everything first, so that an unreadable file stops the command before anything is written.
     images = {file.stem: read_rgb(file) for file in hr_files}
+    for file in hr_files:  # an image that would have an empty LR image is refused before anything is written
+        check_downscalable(str(file), *images[file.stem].shape[1::-1], args.scale)
     # All the images or none: never a half-written folder. A write that fails (a full disk) is one line naming
     # --out (harness/atomic.py).
     with atomic_folder(args.out) as partial:
         for name, hr in tqdm(images.items(), desc=f"x{args.scale}", unit="img", leave=False,
                                disable=None):  # no bar when stderr is not a terminal
-            write_png(partial / f"{name}x{args.scale}.png", degrade(hr, args.scale))
+            write_png(partial / f"{name}x{args.scale}.png", degrade(hr, args.scale, name))
     print(f"wrote {len(images)} LR images (x{args.scale}, MATLAB bicubic) to {args.out}")
     return 0

@@ -55,10 +55,13 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 def main(args: argparse.Namespace) -> int:
     plugins.load_plugins(args.plugins)
     device = check_device(args.device)
+    inputs = {"--weights": args.weights} if args.weights is not None else {}
     if args.out is not None:
         outputs.check_output_file(args.out, "--out")  # before the evaluation takes its time
+        outputs.check_apart(args.out, "--out", inputs, {"--data": args.data})
     if args.save_images is not None:
         outputs.check_output_folder(args.save_images, "--save-images")
+        outputs.check_apart(args.save_images, "--save-images", inputs, {"--data": args.data})
     config = registry.make_config(args.model, args.scale, parse_overrides(args.overrides))
     chosen = list(registry.entry(args.model).protocols) if args.protocol == "all" else [args.protocol]
     model = registry.build_model(args.model, config)

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness import records
+from harness import outputs, records
 from harness.atomic import write_text_atomic
 from harness.errors import UserError
 from harness.reporting import export
@@ -29,6 +29,11 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    layout = ResultsLayout(args.results)
+    for out, what in ((args.out, "--out"), (args.conventions, "--conventions")):
+        if out is not None:
+            outputs.check_output_file(out, what)
+            outputs.check_apart(out, what, {}, {"records folder": layout.trials, "visuals folder": layout.visuals})
     trial_records = records.load_records(args.results)
     if not trial_records:
         raise UserError(f"no trial records in {ResultsLayout(args.results).trials}: run a spec first")

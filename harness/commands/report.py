@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from harness import outputs
-from harness.errors import UserError
+from harness.inputs import input_folder
 from harness.reporting.report import build_report, write_report
 from harness.results_layout import ResultsLayout
 
@@ -20,10 +20,11 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 def main(args: argparse.Namespace) -> int:
     out = args.out or ResultsLayout(args.results).report
-    if not args.results.is_dir():
-        raise UserError(f"results folder {args.results} does not exist" if not args.results.exists()
-                        else f"--results {args.results} is a file, not a folder")
+    input_folder(args.results, "results folder")
     outputs.check_output_folder(out, "report --out")  # before the figures take their time
+    layout = ResultsLayout(args.results)
+    outputs.check_apart(out, "report --out", {"--results": args.results},
+                        {"records folder": layout.trials, "visuals folder": layout.visuals})
     for part in ("figures", "latex"):
         if (out / part).exists() or (out / part).is_symlink():
             outputs.check_output_folder(out / part, f"report --out {out}: its")

@@ -11,6 +11,7 @@ One run at a time uses a results folder (its lock: harness/experiment/lock.py).
 import argparse
 import os
 import sys
+import typing
 from pathlib import Path
 
 import torch
@@ -27,7 +28,7 @@ from harness.experiment.overrides import (Overrides, apply_model_overrides, pars
                                           select_rows, split_overrides)
 from harness.experiment.ray_executor import ClusterOptions, describe_resources, trial_resources
 from harness.experiment.resources import check_resources
-from harness.experiment.spec import SpecTrial, load_spec
+from harness.experiment.spec import EvalSet, SpecTrial, load_spec
 from harness.experiment.trial import RunSettings
 from harness.experiment.trial_logs import check_wandb
 from harness.results_layout import ResultsLayout
@@ -158,6 +159,13 @@ def _say_overrides(args: argparse.Namespace) -> None:
 def _check_outputs(args: argparse.Namespace) -> None:
     """The results folder, the folders a run writes in it, and a local --storage folder must be writable."""
     outputs.check_output_folder(args.results, "--results")
+    inputs = {"--data-root": args.data_root, "--weights-dir": args.weights_dir, "the spec": args.spec}
+    inputs = {name: path for name, path in inputs.items() if path is not None}
+    written = {"--results": args.results}
+    if args.storage is not None and args.storage.strip() and not storage.is_uri(args.storage):
+        written["--storage"] = Path(args.storage).expanduser()
+    for what, out in written.items():
+        outputs.check_apart(out, what, inputs, _scanned_data(args.data_root))
     for folder in ResultsLayout(args.results).written_folders:
         if folder.exists() or folder.is_symlink():
             outputs.check_output_folder(folder, f"--results {args.results}: its")
@@ -166,6 +174,14 @@ def _check_outputs(args: argparse.Namespace) -> None:
         outputs.check_output_folder(Path(args.storage).expanduser(), "--storage")
     if args.cache is not None and args.address is None:  # on a cluster the folder is each node's
         outputs.check_output_folder(args.cache, "--cache")
+
+
+def _scanned_data(root: Path | None) -> dict[str, Path]:
+    """The data root's folders whose every entry a trial reads (the evaluation sets, DIV2K): nothing a run writes
+    may land in them. Other folders beside them (a results folder kept in the data root) are no input."""
+    if root is None:
+        return {}
+    return {f"data folder {name}": root / name for name in (*typing.get_args(EvalSet), "DIV2K")}
 
 
 def _command_line_changes(spec_trials: list[SpecTrial], args: argparse.Namespace,

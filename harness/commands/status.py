@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import records
-from harness.errors import UserError
+from harness.inputs import input_folder
 from harness.experiment.run_state import read_run_state
 from harness.results_layout import ResultsLayout
 
@@ -26,8 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if not args.results.is_dir():
-        raise UserError(f"results folder {args.results} does not exist")
+    input_folder(args.results, "results folder")
     done = {record.trial_id: record for record in records.load_records(args.results)}
     state = read_run_state(args.results)
     if state is None:

@@ -17,9 +17,10 @@ import numpy as np
 from PIL import Image
 
 from harness.conventions import SCALES, SSIM_WINDOW
-from harness.data.images import IMAGE_SUFFIXES, crop_to_multiple, list_images, read_rgb
+from harness.data.images import IMAGE_SUFFIXES, crop_to_multiple, image_size, list_images, read_rgb
 from harness.data.matlab import imresize_uint8
 from harness.errors import UserError
+from harness.inputs import input_folder
 
 GENERATED_LR = "MATLAB-exact bicubic imresize of the HR (uint8, antialiased)"
 EDSR_LR_DIR = "LR_bicubic"  # the EDSR layout's LR folder: MATLAB imresize output, by that layout's convention
@@ -51,16 +52,27 @@ class BenchmarkSet:
     pairs: tuple[ImagePair, ...]
 
 
-def _check_scorable(set_name: str, image_name: str, hr: np.ndarray, scale: int) -> None:
-    """SSIM needs an 11x11 window inside the HR once `scale` border pixels are cropped from each side."""
+def _check_scorable(set_name: str, image_name: str, width: int, height: int, scale: int) -> None:
+    """SSIM needs an 11x11 window inside the HR once it is cropped to a multiple of `scale` and `scale` border pixels
+    are cropped from each side. `width`, `height`: the file's own size, which the message gives."""
     smallest = SSIM_WINDOW + 2 * scale
-    if hr.shape[0] < smallest or hr.shape[1] < smallest:
-        raise UserError(f"{set_name}/{image_name}: {hr.shape[1]}x{hr.shape[0]} at x{scale} is too small to score "
-                        f"(at least {smallest}x{smallest}: the {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window after cropping "
-                        f"{scale} border pixels)")
+    cropped_width, cropped_height = width - width % scale, height - height % scale
+    if cropped_height < smallest or cropped_width < smallest:
+        empty = " (its LR image would be empty)" if width < scale or height < scale else ""
+        raise UserError(f"{set_name}/{image_name}: {width}x{height} at x{scale} is too small to score{empty}: at "
+                        f"least {smallest}x{smallest} pixels after cropping to a multiple of {scale} (the "
+                        f"{SSIM_WINDOW}x{SSIM_WINDOW} SSIM window after cropping {scale} border pixels)")
 
 
-def degrade(hr: np.ndarray, scale: int) -> np.ndarray:
+def check_downscalable(name: str, width: int, height: int, scale: int) -> None:
+    """An image smaller than `scale` pixels on a side has an empty LR image at that scale: a UserError naming it."""
+    if width < scale or height < scale:
+        raise UserError(f"{name}: {width}x{height} at x{scale} gives an empty LR image "
+                        f"({width // scale}x{height // scale} pixels); it needs at least {scale}x{scale} pixels")
+
+
+def degrade(hr: np.ndarray, scale: int, name: str = "image") -> np.ndarray:
+    check_downscalable(name, hr.shape[1], hr.shape[0], scale)
     return imresize_uint8(crop_to_multiple(hr, scale), 1 / scale)
 
 
@@ -68,39 +80,76 @@ def benchmark_from_images(name: str, images: Mapping[str, np.ndarray], scale: in
     """A set whose LR is made from in-memory HR images (uint8 HxWx3)."""
     pairs = []
     for image_name in sorted(images):
+        _check_scorable(name, image_name, images[image_name].shape[1], images[image_name].shape[0], scale)
         hr = crop_to_multiple(images[image_name], scale)
-        _check_scorable(name, image_name, hr, scale)
         pairs.append(ImagePair(image_name, hr, imresize_uint8(hr, 1 / scale)))
     if not pairs:
         raise UserError(f"benchmark {name!r} has no images")
     return BenchmarkSet(name=name, scale=scale, lr_source=GENERATED_LR, pairs=tuple(pairs))
 
 
-def open_benchmark(path: Path, scale: int) -> BenchmarkSet:
-    """Load every pair of the set at `path` for `scale`; bad folders and mismatched sizes are UserErrors."""
+@dataclass(frozen=True)
+class _Layout:
+    path: Path  # the set's folder
+    hr_files: tuple[Path, ...]
+    lr_dir: Path | None  # None: the LR is made from the HR
+    lr_source: str
+
+
+def _layout(path: Path, scale: int) -> _Layout:
+    """The set's layout and HR files, every folder checked readable (harness/inputs.py); nothing is decoded."""
     if scale not in SCALES:
         raise UserError(f"scale must be one of {', '.join(map(str, SCALES))}, got {scale}")
-    path = Path(path)
-    if not path.is_dir():
-        raise UserError(f"benchmark folder {path} does not exist")
+    path = input_folder(Path(path), "benchmark folder")
     if path.name in ("HR", "GT") and path.parent.is_dir():
         path = path.parent
-    if (path / "GT").is_dir() and (path / "LQ").is_dir():
+    if _is_folder(path / "GT") and _is_folder(path / "LQ"):
         hr_dir, lr_dir, lr_source = path / "GT", path / "LQ", f"folder {path.name}/LQ"
-    elif (path / "HR").is_dir():
+    elif _is_folder(path / "HR"):
         hr_dir, lr_dir = path / "HR", path / EDSR_LR_DIR / f"X{scale}"
         lr_source = f"folder {path.name}/{EDSR_LR_DIR}/X{scale}"
-        if not lr_dir.is_dir():
+        if not _is_folder(lr_dir):
             lr_dir, lr_source = None, GENERATED_LR
     else:
         hr_dir, lr_dir, lr_source = path, None, GENERATED_LR
+    for folder in (hr_dir, lr_dir):
+        if folder is not None and folder != path:
+            input_folder(folder, "benchmark folder")
     hr_files = list_images(hr_dir)
     if not hr_files:
         raise UserError(f"benchmark folder {hr_dir} holds no images")
+    if lr_dir is not None:
+        list_images(lr_dir)  # its entries: a broken link or an unreadable file is named before anything is decoded
+    return _Layout(path, tuple(hr_files), lr_dir, lr_source)
+
+
+def _is_folder(path: Path) -> bool:
+    """A folder, or an entry that stands where a layout's folder would and must be judged as one (a broken link, an
+    unreadable folder): `input_folder` then says what is wrong with it."""
+    return path.is_dir() or path.is_symlink()
+
+
+def check_benchmark(path: Path, scale: int) -> None:
+    """Everything open_benchmark would refuse that can be known without decoding: the layout, each folder's and
+    file's kind and permissions, every image's header (format, size) and its LR partner. Seconds for a whole set,
+    so that `run` says it before Ray starts."""
+    layout = _layout(path, scale)
+    for hr_file in layout.hr_files:
+        width, height = image_size(hr_file)
+        _check_scorable(layout.path.name, hr_file.name, width, height, scale)
+        if layout.lr_dir is not None:
+            image_size(_find_lr(layout.lr_dir, hr_file.stem, scale))
+
+
+def open_benchmark(path: Path, scale: int) -> BenchmarkSet:
+    """Load every pair of the set at `path` for `scale`; bad folders and mismatched sizes are UserErrors."""
+    layout = _layout(path, scale)
+    path, lr_dir, lr_source = layout.path, layout.lr_dir, layout.lr_source
     pairs = []
-    for hr_file in hr_files:
-        hr = crop_to_multiple(read_rgb(hr_file), scale)
-        _check_scorable(path.name, hr_file.name, hr, scale)
+    for hr_file in layout.hr_files:
+        full = read_rgb(hr_file)
+        _check_scorable(path.name, hr_file.name, full.shape[1], full.shape[0], scale)
+        hr = crop_to_multiple(full, scale)
         if lr_dir is None:
             lr = imresize_uint8(hr, 1 / scale)
         else:

@@ -11,13 +11,23 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from harness.errors import UserError
+from harness.inputs import os_error_line
+
 DIGEST_PREFIX = "sha256:"
 DIGEST_HEX = 16  # 64 bits: enough to tell versions of one input apart
 
 
 def content_digest(path: Path) -> str:
-    """"sha256:<16 hex>" of a file, or of a folder's files (relative paths and bytes, in sorted order)."""
-    path = Path(path)
+    """"sha256:<16 hex>" of a file, or of a folder's files (relative paths and bytes, in sorted order). A file or
+    folder this user cannot read is one UserError line: a digest that skipped it would name another input."""
+    try:
+        return _content_digest(Path(path))
+    except OSError as error:
+        raise UserError(f"cannot read input {os_error_line(error)}") from None
+
+
+def _content_digest(path: Path) -> str:
     if path.is_dir():
         hasher = hashlib.sha256()
         for file in sorted(_files(path)):
@@ -29,12 +39,16 @@ def content_digest(path: Path) -> str:
 
 def _files(folder: Path) -> list[Path]:
     found = []
-    for root, _, names in os.walk(folder):  # does not follow folder links; file links are read through
+    for root, _, names in os.walk(folder, onerror=_raise):  # does not follow folder links; file links are read
         for name in names:
             file = Path(root) / name
             if file.is_file():
                 found.append(file)
     return found
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def _file_digest(file: Path) -> str:

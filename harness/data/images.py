@@ -9,6 +9,7 @@ from PIL import Image, UnidentifiedImageError
 
 from harness.atomic import atomic_path
 from harness.errors import UserError
+from harness.inputs import os_reason
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
 # Pillow's own guard against decompression bombs only warns below twice its limit; a benchmark image is never this
@@ -25,7 +26,7 @@ def list_images(folder: Path) -> list[Path]:
     try:
         entries = sorted(Path(folder).iterdir())
     except OSError as error:
-        raise UserError(f"cannot list image folder {folder} ({error.strerror or error})") from None
+        raise UserError(f"cannot list image folder {folder}: {os_reason(error)}") from None
     images: dict[str, Path] = {}
     for entry in entries:
         if entry.suffix.lower() not in IMAGE_SUFFIXES:
@@ -34,9 +35,14 @@ def list_images(folder: Path) -> list[Path]:
             regular = entry.is_file()
         except OSError:  # a symlink loop
             regular = False
-        if not regular or not os.access(entry, os.R_OK):
+        if not regular:
             what = "a broken link" if entry.is_symlink() and not entry.exists() else "not a readable regular file"
             raise UserError(f"{entry}: {what}; remove it or fix it")
+        try:
+            with open(entry, "rb"):
+                pass
+        except OSError as error:  # as this user opens it: os.access would answer for the real user, not this one
+            raise UserError(f"{entry}: cannot be read: {os_reason(error)}") from None
         other = images.setdefault(entry.stem, entry)
         if other != entry:
             raise UserError(f"{folder}: two images named {entry.stem!r} ({other.name} and {entry.name}); keep one")
@@ -54,24 +60,48 @@ def to_rgb(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array[:, :, :3])
 
 
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header, nothing decoded; the header checks of read_rgb (size limit, 8-bit)
+    apply, so a file this accepts fails read_rgb only for damage after its header."""
+    try:
+        with Image.open(path) as image:
+            _check_header(path, image)
+            return image.width, image.height
+    except _READ_ERRORS as error:
+        raise _unreadable(path, error) from None
+
+
+def _check_header(path: Path, image: Image.Image) -> None:
+    if image.width * image.height > MAX_IMAGE_PIXELS:
+        raise UserError(f"{path}: {image.width}x{image.height} pixels is beyond the limit of "
+                        f"{MAX_IMAGE_PIXELS:,} pixels")
+    # Pillow opens 16-bit RGB PNGs as 8-bit RGB, dropping the low bits silently: refuse them by their header.
+    if _sixteen_bit_png(image):
+        raise UserError(f"{path}: 16-bit image (8-bit images only)")
+
+
+_READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError)
+
+
+def _unreadable(path: Path, error: BaseException) -> UserError:
+    if isinstance(error, OSError) and error.errno is not None:  # the file system's error, not the decoder's
+        return UserError(f"{path}: cannot read image: {os_reason(error)}")
+    return UserError(f"{path}: cannot read image ({error.__class__.__name__}: {error})")
+
+
 def read_rgb(path: Path) -> np.ndarray:
     """An image file as uint8 HxWx3 RGB; an unreadable, oversized or non-8-bit file is a UserError naming it."""
     try:
         with Image.open(path) as image:
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise UserError(f"{path}: {image.width}x{image.height} pixels is beyond the limit of "
-                                f"{MAX_IMAGE_PIXELS:,} pixels")
-            # Pillow opens 16-bit RGB PNGs as 8-bit RGB, dropping the low bits silently: refuse them by their header.
-            if _sixteen_bit_png(image):
-                raise UserError(f"{path}: 16-bit image (8-bit images only)")
+            _check_header(path, image)
             image.load()
             if image.mode in _READABLE_MODES:
                 mode = {"1": "L", "LA": "L", "CMYK": "RGB", "YCbCr": "RGB", "P": "RGBA"}.get(image.mode, image.mode)
                 array = np.asarray(image.convert(mode))
             else:
                 raise UserError(f"{path}: unsupported image mode {image.mode} (8-bit images only)")
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError) as error:
-        raise UserError(f"{path}: cannot read image ({error.__class__.__name__}: {error})") from None
+    except _READ_ERRORS as error:
+        raise _unreadable(path, error) from None
     return to_rgb(array)
 
 

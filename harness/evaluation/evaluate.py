@@ -5,6 +5,7 @@ The first protocol gives the evaluation's headline numbers (`psnr_y`, `ssim_y`);
 `protocols` in its JSON, each with its own per-image values and conventions, so that every number says which
 protocol produced it."""
 
+import copy
 from typing import Any, Sequence
 
 import numpy as np
@@ -12,10 +13,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from harness import memory
 from harness.data.benchmark import BenchmarkSet
 from harness.errors import UserError
 from harness.evaluation import protocols as protocol_registry
-from harness.evaluation.inference import NonFiniteOutput
+from harness.evaluation.inference import NonFiniteOutput, model_dtype
 from harness.records import Evaluation, ImageScore
 
 
@@ -33,10 +35,33 @@ def evaluate(model: nn.Module, benchmark: BenchmarkSet, *, device: torch.device 
         raise ValueError("evaluate needs at least one protocol")
     device = torch.device(device)
     model.eval()
+    check_memory(model, benchmark, device, label)
     scores = [_evaluate_one(model, benchmark, protocol_registry.get(name), device, progress, label)
               for name in protocols]
     headline, *others = scores
     return headline.model_copy(update={"protocols": {score.protocol: score for score in others}})
+
+
+def check_memory(model: nn.Module, benchmark: BenchmarkSet, device: torch.device, label: str) -> None:
+    """The largest image's forward pass must fit in `device`'s memory: a floor measured on the meta device
+    (harness/memory.py), so that an image far beyond memory is one line before anything runs."""
+    if not benchmark.pairs:
+        return
+    largest = max(benchmark.pairs, key=lambda pair: pair.lr.shape[0] * pair.lr.shape[1])
+    height, width = largest.lr.shape[:2]
+    needed = forward_bytes_of(model, height, width)
+    if needed is not None:
+        memory.require(needed, f"{label} on {benchmark.name}/{largest.name} ({width}x{height} LR at "
+                               f"x{benchmark.scale})", device)
+
+
+def forward_bytes_of(model: nn.Module, height: int, width: int) -> int | None:
+    """memory.forward_bytes of a weightless copy of `model` on one height x width RGB image."""
+    try:
+        dry = copy.deepcopy(model).to("meta")
+    except Exception:  # a model that cannot move to meta is not checked (harness/memory.py)
+        return None
+    return memory.forward_bytes(dry, (1, 3, height, width), model_dtype(model))
 
 
 def _evaluate_one(model: nn.Module, benchmark: BenchmarkSet, protocol: protocol_registry.Protocol,

@@ -21,7 +21,7 @@ import pydantic
 from harness import registry
 from harness.conventions import SCALES
 from harness.errors import UserError
-from harness.experiment.spec import MAX_SEED, SpecTrial
+from harness.experiment.spec import MAX_SEED, SpecTrial, check_trial_count
 from harness.records import Feed
 from harness.training.profiles import TrainSettings
 
@@ -164,6 +164,7 @@ def parse_seeds(text: str) -> list[int]:
     if len(parts) == 1 and "," not in text:
         if numbers[0] < 1:
             raise UserError(f"--seeds {text}: a count must be at least 1")
+        check_trial_count(numbers[0], f"--seeds {text}")
         numbers = list(range(numbers[0]))
     if len(set(numbers)) != len(numbers):
         raise UserError(f"--seeds {text}: a seed is listed twice")
@@ -179,4 +180,5 @@ def replace_seeds(trials: list[SpecTrial], seeds: list[int]) -> list[SpecTrial]:
         unseeded = dataclasses.replace(trial, seed=0)
         if unseeded not in distinct:
             distinct.append(unseeded)
+    check_trial_count(len(distinct) * len(seeds), f"--seeds with {len(distinct)} distinct trials")
     return [dataclasses.replace(trial, seed=seed) for trial in distinct for seed in seeds]

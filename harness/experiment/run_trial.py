@@ -30,6 +30,7 @@ from harness.experiment.environment import environment
 from harness.experiment.trial import RunSettings, Trial
 from harness.experiment.trial_events import EventSink, TrialEvent, training_point
 from harness.experiment.trial_records import build_record
+from harness.inputs import INPUT_ERRNOS, os_error_line
 from harness.plugins import load_plugins
 from harness.records import Evaluation, Training, TrialRecord, Visual
 from harness.training.loop import TrainingPoint, seed_everything, train
@@ -54,7 +55,21 @@ class TrialResult:
 def run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str | None = None,
               on_progress: Progress | None = None, on_event: EventSink | None = None) -> TrialResult:
     """`on_progress` gets a short status now and then; `on_event` every line of the trial's log and its scalars
-    (harness/experiment/trial_events.py), for the caller to write where it keeps them."""
+    (harness/experiment/trial_events.py), for the caller to write where it keeps them.
+
+    A file-system error of the user's making (permission denied, disk full, a file where a folder belongs) is bad
+    input, a UserError line that is not retried, like a check before the run would have said it (harness/inputs.py).
+    """
+    try:
+        return _run_trial(trial, settings, device=device, on_progress=on_progress, on_event=on_event)
+    except OSError as error:
+        if error.errno not in INPUT_ERRNOS:
+            raise
+        raise UserError(os_error_line(error)) from None
+
+
+def _run_trial(trial: Trial, settings: RunSettings, *, device: torch.device | str | None,
+               on_progress: Progress | None, on_event: EventSink | None) -> TrialResult:
     started = time.perf_counter()
     report = on_progress or (lambda status: None)
     emit = on_event or (lambda event: None)

@@ -122,10 +122,14 @@ class SpecTrial:
 
 def load_spec(path: Path) -> list[SpecTrial]:
     """Every trial of the spec at `path` and of the specs it includes, in file order (duplicates kept)."""
-    trials = _load(Path(path), stack=())
-    if len(trials) > MAX_TRIALS:
-        raise UserError(f"{path}: expands to {len(trials):,} trials, more than the limit of {MAX_TRIALS:,}")
-    return trials
+    return _load(Path(path), stack=())
+
+
+def check_trial_count(count: int, where: str) -> None:
+    """A grid is counted before it is made: a million trials would take minutes (and gigabytes) just to list."""
+    if count > MAX_TRIALS:
+        raise UserError(f"{where}: expands to {count:,} trials, more than the limit of {MAX_TRIALS:,} per run; "
+                        "split it into several specs or runs")
 
 
 def _load(path: Path, stack: tuple[Path, ...]) -> list[SpecTrial]:
@@ -140,7 +144,9 @@ def _load(path: Path, stack: tuple[Path, ...]) -> list[SpecTrial]:
         if not included.is_file():
             raise UserError(f"{path}: include[{index}]: file {name!r} not found (looked for {included})")
         trials.extend(_load(included, (*stack, resolved)))
+        check_trial_count(len(trials), str(path))
     if spec.table is not None:
+        check_trial_count(len(trials) + expanded_count(spec), str(path))
         trials.extend(expand(spec, str(path)))
     return trials
 
@@ -219,6 +225,14 @@ def _unwrap(annotation: Any) -> Any:
 class _Setting:
     value: Any
     origin: str  # key path it came from, e.g. "variants[2].config.scacb" or "grid.scale"
+
+
+def expanded_count(spec: SpecFile) -> int:
+    """How many trials `expand` makes, without making them."""
+    count = max(len(spec.variants), 1) * len(spec.seeds)
+    for _, values in _grid_axes(spec.grid):
+        count *= len(values)
+    return count
 
 
 def expand(spec: SpecFile, file: str) -> list[SpecTrial]:

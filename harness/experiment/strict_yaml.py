@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from harness.errors import UserError
+from harness.inputs import os_reason
 
 # A typo (or a hostile file) gets a message naming the limit, not an hour of silence or an exhausted machine.
 MAX_SPEC_BYTES = 1024 * 1024
@@ -46,14 +47,18 @@ def read_yaml(path: Path) -> Any:
     except FileNotFoundError:
         raise UserError(f"spec file {path} not found") from None
     except OSError as error:
-        raise UserError(f"spec file {path} cannot be read ({error.strerror or error})") from None
+        raise UserError(f"spec file {path} cannot be read: {os_reason(error)}") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise UserError(f"spec file {path} is a folder, not a file")
     if not stat.S_ISREG(status.st_mode):  # a FIFO would block the read forever
         raise UserError(f"spec file {path} is not a regular file")
     if status.st_size > MAX_SPEC_BYTES:
         raise UserError(f"spec file {path} is {status.st_size:,} bytes, more than the limit of {MAX_SPEC_BYTES:,}")
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
+        raise UserError(f"spec file {path} cannot be read: {os_reason(error)}") from None
+    except UnicodeDecodeError as error:
         raise UserError(f"spec file {path} cannot be read ({error})") from None
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no Python object tags

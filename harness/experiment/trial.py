@@ -6,10 +6,15 @@ table row that asked for it.
 """
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from harness import memory, registry
+from harness.data.benchmark import check_benchmark
 from harness.data.bundled import BUNDLED_SET
 from harness.data.data_root import data_root_problems
 from harness.data.div2k_cache import default_cache_dir
@@ -17,6 +22,7 @@ from harness.data.digest import content_digest
 from harness.errors import UserError
 from harness.experiment.overrides import apply_train_overrides
 from harness.experiment.spec import Feed, SpecTrial
+from harness.inputs import file_problem, folder_problem
 from harness.records import trial_id, trial_label
 from harness.results_layout import ResultsLayout
 from harness.training.profiles import SMOKE_EVAL, TrainSettings, training_settings
@@ -147,11 +153,15 @@ def _provides(settings: RunSettings, eval_set: str) -> bool:
 
 
 def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
-    """Missing data or weights that would stop `trials` from running, one line each (empty when all is there)."""
+    """Missing, unreadable or damaged data or weights that would stop `trials` from running, one line each (empty
+    when all is there). Every evaluation set is checked as a trial would open it, short of decoding: its folders,
+    every image's kind, permissions and header size (harness/data/benchmark.py check_benchmark), in seconds."""
     problems: list[str] = []
+    damaged: list[str] = []  # sets that are there but would fail to open: said after what is missing
     root = settings.data_root
-    if root is not None and not root.is_dir():
-        problems.append(f"data root {root} is not a folder")
+    root_problem = folder_problem(root, "data root") if root is not None else None
+    if root_problem is not None:
+        problems.append(root_problem)
     needed_sets = sorted({name for trial in trials for name in trial.config.eval_sets if name != BUNDLED_SET})
     div2k_needs = sorted({(trial.config.scale, trial.config.train.hr_patch) for trial in trials
                           if trial.config.train is not None and trial.config.train.data == "div2k"})
@@ -159,13 +169,57 @@ def input_problems(trials: list[Trial], settings: RunSettings) -> list[str]:
         problems.append(f"profile {settings.profile!r} needs a data root holding "
                         f"{', '.join(needed_sets + (['DIV2K'] if div2k_needs else []))} "
                         "(--data-root or MREN_DATA_ROOT)")
-    elif root is not None and root.is_dir():
+    elif root is not None and root_problem is None:
         problems.extend(data_root_problems(root, needed_sets, div2k_needs))
+        for name in needed_sets:
+            if not (root / name).is_dir():
+                continue  # said by data_root_problems, with where the sets were found
+            scales = sorted({trial.config.scale for trial in trials if name in trial.config.eval_sets})
+            try:
+                for scale in scales:
+                    check_benchmark(root / name, scale)
+            except UserError as error:
+                damaged.append(f"evaluation set {name}: {error}")
     weights = sorted({trial.config.weights for trial in trials if trial.config.weights is not None})
     if weights and settings.weights_dir is None:
         problems.append(f"weights files {', '.join(weights)} needed but no weights folder given "
                         "(--weights-dir or MREN_WEIGHTS_DIR)")
+    elif weights and (problem := folder_problem(settings.weights_dir, "weights folder")) is not None:
+        problems.append(problem)
     elif weights:
-        problems.extend(f"weights file {name} not found in the weights folder {settings.weights_dir}"
-                        for name in weights if not (settings.weights_dir / name).is_file())
+        for name in weights:
+            path = settings.weights_dir / name
+            if not path.exists() and not path.is_symlink():
+                problems.append(f"weights file {name} not found in the weights folder {settings.weights_dir}")
+            elif (problem := file_problem(path, "weights file")) is not None:
+                problems.append(problem)
+    return problems + damaged + training_memory_problems(trials)
+
+
+@functools.lru_cache(maxsize=256)
+def _training_bytes(model: str, model_config: Any, batch: int, lr_side: int, precision: str) -> int | None:
+    """memory.training_bytes of a trial's model; trials that differ in their seed alone are sized once."""
+    dry = memory.meta_model(lambda: registry.entry(model).build(model_config))
+    if dry is None:
+        return None
+    return memory.training_bytes(dry, batch, lr_side, model_config.scale, getattr(torch, precision))
+
+
+def training_memory_problems(trials: list[Trial]) -> list[str]:
+    """Trials whose training step cannot fit in this machine's memory (harness/memory.py), one line each: a batch or
+    patch size far beyond memory is said before Ray starts, not as an allocator's traceback inside the trial."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    problems: list[str] = []
+    for trial in trials:
+        config, train = trial.config, trial.config.train
+        if train is None:
+            continue
+        needed = _training_bytes(config.model, config.model_config, train.batch_size,
+                                 max(train.hr_patch // config.scale, 1), train.precision)
+        available = memory.available_bytes(device)
+        if needed is not None and needed > available:
+            problems.append(f"trial {trial.trial_id} ({trial.label}): a training step of batch {train.batch_size} "
+                            f"on {train.hr_patch}x{train.hr_patch} HR patches needs at least "
+                            f"{memory.describe_bytes(needed)} of memory; {device} has "
+                            f"{memory.describe_bytes(available)} available")
     return problems

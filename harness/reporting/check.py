@@ -27,6 +27,7 @@ import pydantic
 
 from harness.atomic import write_text_atomic
 from harness.errors import UserError
+from harness.inputs import input_file
 from harness.records import Environment, TrialRecord
 
 REFERENCE_FORMAT = "mren-harness-check-reference"
@@ -117,8 +118,9 @@ class Comparison:
 
 def load_reference(path: Path) -> Reference:
     path = Path(path)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise UserError(f"reference file {path} does not exist (create it with --update)")
+    input_file(path, "reference file")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.patches import Rectangle
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from harness.errors import UserError
 from harness.evaluation.metrics import psnr_y, rgb_to_y
@@ -68,6 +68,8 @@ def _crops(path: Path, windows: tuple[tuple[int, int, int, int], ...]) -> list[n
     if not path.is_file():
         return None
     image = _load(path)
+    if image is None:
+        return None
     if len(windows) == 1:
         return [_crop(image, windows[0])]
     heights = [height for _, _, height, _ in windows]
@@ -120,7 +122,8 @@ def visual_comparisons(results_dir: Path, records: list[TrialRecord]) -> tuple[l
         first_record, first = members[0]
         hr = _crops(_visual_file(results_dir, first_record, first.hr_file), windows)
         if hr is None:
-            notes.append(f"{dataset} ×{scale}: no HR crops {first.hr_file}")
+            notes.append(f"{dataset} ×{scale}: no HR crops: {first.hr_file} is missing, cannot be decoded as an "
+                         "image, or does not hold the record's crops")
             continue
         bicubic = (_crops(_visual_file(results_dir, first_record, first.bicubic_file), windows)
                    if first.bicubic_file else None)
@@ -132,7 +135,8 @@ def visual_comparisons(results_dir: Path, records: list[TrialRecord]) -> tuple[l
             seen_groups.add(record.group_key)
             crops = _crops(_visual_file(results_dir, record, visual.file), windows)
             if crops is None:
-                notes.append(f"{record.trial_id}: missing or malformed {visual.file}")
+                notes.append(f"{record.trial_id}: {visual.file} is missing, cannot be decoded as an image, or does "
+                             "not hold the record's crops; not shown")
                 continue
             methods.append(_Method(_short_name(record), crops))
         if len(methods) > MAX_VISUAL_PANELS:
@@ -141,9 +145,12 @@ def visual_comparisons(results_dir: Path, records: list[TrialRecord]) -> tuple[l
         index = _most_different(hr, methods)
         panels = []
         overview = _visual_file(results_dir, first_record, first.overview_file) if first.overview_file else None
-        if overview is not None and first.image_size and overview.is_file():
-            panels.append(_Panel(f"{image_name} (whole)", _load(overview),
-                                 _scaled_box(windows[index], first.image_size, overview)))
+        whole = _load(overview) if overview is not None and first.image_size and overview.is_file() else None
+        if whole is not None:
+            panels.append(_Panel(f"{image_name} (whole)", whole, _scaled_box(windows[index], first.image_size, whole)))
+        elif overview is not None and overview.is_file():
+            notes.append(f"{dataset} ×{scale}: {first.overview_file} cannot be decoded as an image; the whole image "
+                         "is not shown")
         panels.append(_Panel("HR", hr[index]))
         if bicubic is not None:
             panels.append(_Panel(f"Bicubic\n{_crop_psnr(bicubic[index], hr[index])}", bicubic[index]))
@@ -154,9 +161,8 @@ def visual_comparisons(results_dir: Path, records: list[TrialRecord]) -> tuple[l
     return figures, notes
 
 
-def _scaled_box(box: tuple[int, int, int, int], image_size: tuple[int, int], overview: Path) -> tuple:
-    with Image.open(overview) as image:
-        factor = image.height / image_size[0]
+def _scaled_box(box: tuple[int, int, int, int], image_size: tuple[int, int], overview: np.ndarray) -> tuple:
+    factor = overview.shape[0] / image_size[0]
     return tuple(value * factor for value in box)
 
 
@@ -189,9 +195,17 @@ def _compares(table: str) -> bool:
     return table in tables and tables[table].kind == "comparison"
 
 
-def _load(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+def _load(path: Path) -> np.ndarray | None:
+    """The image at `path` as RGB; None where it cannot be decoded (a damaged crop costs its panel, with a note)."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except OSError as error:
+        if error.errno is not None:  # the file system's error (permission denied): one line, harness/cli.py
+            raise
+        return None  # the decoder's (a truncated or damaged file)
+    except (UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
 
 
 def _crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

@@ -8,6 +8,7 @@ pure function of (seed, k) (see harness/data/training.py). `checkpoint_dir/final
 """
 
 import dataclasses
+import io
 import math
 import random
 import sys
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from harness.atomic import atomic_path
+from harness.atomic import write_bytes_atomic
 from harness.data.patch_stream import PatchBatch, PatchBatches, ResidentImages, fits_on_device, resident_batches
 from harness.data.training import TrainingPatches
 from harness.errors import UserError
@@ -285,5 +286,9 @@ def _result_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save_atomic(obj: Any, path: Path) -> None:
-    with atomic_path(path) as temporary:
-        torch.save(obj, temporary)
+    # Serialized in memory, then written by Python: torch's own writer turns a full disk into "unexpected pos 576 vs
+    # 534", even through a Python file; Python's write raises the OSError (ENOSPC) that atomic.py says as "disk full".
+    # A checkpoint is a few megabytes.
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_bytes_atomic(path, buffer.getbuffer())
