@@ -14,12 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from baselines.bt601 import YCBCR_MATRIX
 from harness.data.benchmark import ImagePair
 from harness.evaluation.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, psnr, ssim
-from harness.evaluation.protocols.base import PROTOCOLS, Protocol, run_rgb
 from harness.conventions import SSIM_WINDOW
+from harness.evaluation.protocols.base import PROTOCOLS, Protocol, run_rgb
 
-BGR_Y_WEIGHTS = (24.966, 128.553, 65.481)  # data/util.bgr2ycbcr(only_y=True), on BGR
+BGR_Y_WEIGHTS = YCBCR_MATRIX[0][::-1]  # data/util.bgr2ycbcr(only_y=True): the BT.601 luma row, on BGR
 
 
 def tensor2img(sr: np.ndarray) -> np.ndarray:
