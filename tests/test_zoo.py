@@ -244,3 +244,18 @@ def test_pan_reproduces_its_logs_per_image_on_set5(shared_dir, scale: int) -> No
     published = current_cell("pan", scale, "Set5").cell
     assert published.exact(score.psnr_y, score.ssim_y) in {(True, True), (False, True), (True, False)}
     assert abs(score.psnr_y - published.values[0]) < 1e-4 and abs(score.ssim_y - published.values[1]) < 1e-5
+
+
+def test_the_design_docs_source_example_is_a_valid_transcription() -> None:
+    """docs/design.md "Adding a released model with its own published numbers": its JSON block, as written, is a
+    source the loader accepts, whose cells compare with measured values at the printed precision."""
+    import json
+
+    from harness.published.model_sources import ModelSource
+    from test_design_examples import examples
+
+    [(language, text)] = examples("Adding a released model with its own published numbers")
+    assert language == "json"
+    source = ModelSource.model_validate(json.loads(text))
+    cell = source.row("espcn").cells[3]["Set5"]
+    assert cell.exact(33.1349, 0.91904) == (True, True) and cell.exact(33.1351, 0.9189) == (False, False)
