@@ -259,3 +259,26 @@ def test_the_design_docs_source_example_is_a_valid_transcription() -> None:
     source = ModelSource.model_validate(json.loads(text))
     cell = source.row("espcn").cells[3]["Set5"]
     assert cell.exact(33.1349, 0.91904) == (True, True) and cell.exact(33.1351, 0.9189) == (False, False)
+
+
+def test_report_lays_released_models_beside_their_own_sources(tmp_path) -> None:
+    from factories import write_record
+
+    from harness.records import load_records
+    from harness.reporting.model_sources import compare_with_sources
+    from harness.reporting.report import build_report
+
+    results = tmp_path / "results"
+    write_record(results, "carn_m", model="carn_m", scale=2, weights="carn_m.pth", feeds=[("table5", "CARN-M")],
+                 metrics={"Set5": (37.534, 0.95831), "Urban100": (31.0, 0.92)})
+    write_record(results, "trained", model="latticenet", scale=2, metrics={"Set5": (38.15, 0.961)})
+    comparisons = compare_with_sources(load_records(results))
+    assert [(row.model, row.dataset, row.source) for row in comparisons] == [
+        ("carn_m", "Set5", "carn-camera-ready"), ("carn_m", "Urban100", "carn-camera-ready"),
+        ("carn_m", "Urban100", "carn-readme-urban100")]  # the trained LatticeNet is not the authors' file
+    set5, camera_ready, corrected = comparisons
+    assert set5.exact_under == ("common",) and set5.corrected_by is None
+    assert camera_ready.corrected_by == "carn-readme-urban100" and corrected.corrected_by is None
+    assert corrected.values[0].psnr_difference == pytest.approx(31.0 - 31.23)
+    html = build_report(results).html
+    assert 'id="source-comparisons"' in html and "carn-readme-urban100" in html
