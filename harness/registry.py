@@ -200,8 +200,8 @@ register("vdsr_mren", VDSRConfig, build_vdsr, default_config=vdsr_mren_config, p
 register("carn", CARNConfig, build_carn, paper_row="CARN", label="retrained (MREN recipe)")
 
 # Released lightweight models beyond Table 5 (issue 20), each scored under `common` and its authors' protocol(s)
-# against its own published numbers (harness/published/sources.py). Counts are the files' own: LatticeNet's include
-# its 24 trained mean-shift values, CARN-M's its 24 frozen ones (docstrings of baselines/latticenet.py, carn.py).
+# against its own published numbers (harness/published/model_sources.py). Counts are the files' own: LatticeNet's
+# include its 24 trained mean-shift values, CARN-M's its 24 frozen ones (baselines/latticenet.py, carn.py).
 from baselines.carn import carn_m_config  # noqa: E402
 from baselines.latticenet import LatticeNetConfig, build_latticenet  # noqa: E402
 from baselines.pan import PANConfig, build_pan  # noqa: E402
