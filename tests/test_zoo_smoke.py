@@ -74,9 +74,10 @@ SET5 = {
     ("pan", 2): {"common": (38.0007, 0.96049), "basicsr-test": (38.0007, 0.96049)},
     ("pan", 3): {"common": (34.4003, 0.92717), "basicsr-test": (34.4003, 0.92717)},
     ("pan", 4): {"common": (32.1311, 0.89481), "basicsr-test": (32.1311, 0.89481)},
-    ("carn_m", 2): CARN_M_X2,
-    ("carn_m", 3): CARN_M_X3,
-    ("carn_m", 4): CARN_M_X4,
+    # no variant reproduces CARN-M (docs/protocols.md): carn-sample is 0.02-0.10 dB low, common 0.04-0.15 dB off
+    ("carn_m", 2): {"common": (37.6784, 0.95948), "carn-sample": (37.4251, 0.95830)},
+    ("carn_m", 3): {"common": (34.0577, 0.92478), "carn-sample": (33.9727, 0.92353)},
+    ("carn_m", 4): {"common": (31.8831, 0.89099), "carn-sample": (31.8215, 0.88973)},
 }
 EXACT = {("latticenet", 2): {"edsr-test+x8"}, ("latticenet", 3): {"edsr-test+x8"}, ("latticenet", 4): {"edsr-test+x8"},
          ("carn_m", 2): set(), ("carn_m", 3): set(), ("carn_m", 4): set()}
