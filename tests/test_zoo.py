@@ -241,8 +241,7 @@ def test_pan_reproduces_its_logs_per_image_on_set5(shared_dir, scale: int) -> No
     for image in score.images:
         assert image.psnr_y == pytest.approx(logged[image.name][0], abs=1e-4), image.name
         assert image.ssim_y == pytest.approx(logged[image.name][1], abs=1e-5), image.name
-    published = current_cell("pan", scale, "Set5").cell
-    assert published.exact(score.psnr_y, score.ssim_y) in {(True, True), (False, True), (True, False)}
+    published = current_cell("pan", scale, "Set5").cell  # the logs' set mean, 6 decimals
     assert abs(score.psnr_y - published.values[0]) < 1e-4 and abs(score.ssim_y - published.values[1]) < 1e-5
 
 
