@@ -14,7 +14,7 @@ from torch import nn
 from baselines.carn import CARN_M_DEPLOYED_PARAMS, carn_m_config, build_carn
 from harness import registry
 from harness.cli import main
-from harness.data.benchmark import ImagePair, open_benchmark
+from harness.data.benchmark import open_benchmark
 from harness.errors import UserError
 from harness.evaluation import protocols
 from harness.evaluation.evaluate import evaluate
