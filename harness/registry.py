@@ -206,6 +206,20 @@ register("vdsr_mren", VDSRConfig, build_vdsr, default_config=vdsr_mren_config, p
          label="retrained (MREN recipe)")
 register("carn", CARNConfig, build_carn, paper_row="CARN", label="retrained (MREN recipe)")
 
+# Released lightweight models beyond Table 5 (issue 20), each scored under `common` and its authors' protocol(s)
+# against its own published numbers (harness/published/model_sources.py). Counts are the files' own: LatticeNet's
+# include its 24 trained mean-shift values, CARN-M's its 24 frozen ones (baselines/latticenet.py, carn.py).
+from baselines.carn import carn_m_config  # noqa: E402
+from baselines.latticenet import LatticeNetConfig, build_latticenet  # noqa: E402
+from baselines.pan import PANConfig, build_pan  # noqa: E402
+
+register("latticenet", LatticeNetConfig, build_latticenet, protocols=("common", "edsr-test", "edsr-test+x8"),
+         released=Released("LatticeNet_x{scale}.pt", "pth", {2: 756_196, 3: 764_851, 4: 776_968}))
+register("pan", PANConfig, build_pan, protocols=("common", "basicsr-test"),
+         released=Released("PANx{scale}_DF2K.pth", "pth-scale-in-name", {2: 261_403, 3: 261_403, 4: 272_419}))
+register("carn_m", CARNConfig, build_carn, default_config=carn_m_config, protocols=("common", "carn-sample"),
+         released=Released("carn_m.pth", "carn-pth", _each_scale(414_811)))
+
 from baselines.bicubic import BicubicConfig, build_bicubic  # noqa: E402
 
 register("bicubic", BicubicConfig, build_bicubic)

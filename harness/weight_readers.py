@@ -2,9 +2,15 @@
 (`Released.format`, harness/registry.py) to the function that reads such a file into a state dict of the registry's
 model. Which reader reads a file is the registry's word (`registry.weights_format`), never the file's suffix.
 
-- `pth`: a PyTorch state dict, what the harness's own training writes and what IMDN and EFDN released. Read with
-  `torch.load(weights_only=True)`: tensors and plain containers only, so a file carrying a pickled callable is
-  refused and never executed.
+- `pth`: a PyTorch state dict, what the harness's own training writes and what IMDN, EFDN and LatticeNet released.
+  Read with `torch.load(weights_only=True)`: tensors and plain containers only, so a file carrying a pickled
+  callable is refused and never executed. That holds for the legacy (pre-1.6, non-zip) pickle format too (IMDN,
+  LatticeNet, CARN-M): torch's weights-only unpickler reads both.
+- `pth-scale-in-name`: the same, for releases whose tensors have the same shapes at two scales (PAN x2 and x3): the
+  scale in the file's name (`PANx3_...`) is checked against the one asked for.
+- `carn-pth`: the CARN authors' state dict (`carn_m.pth`), its names (`b{i}.b1.body.{0,2,4}`, `b{i}.c{j}`, `c{j}`,
+  `upsample.up{s}`, `sub_mean.shifter`) mapped onto baselines/carn.py's modules; an unknown name is kept as it is,
+  so that it is reported as unknown to the model.
 - `srcnn-mat`, `matconvnet`: MATLAB `.mat` files (SRCNN; MatConvNet's VDSR), read by `scipy.io.loadmat`. MATLAB
   stores arrays column-major, and loadmat returns them indexed as MATLAB indexes them, so `a[i, j]` of numpy is
   `a(i+1, j+1)` of MATLAB; reshapes that MATLAB did column-major use `order="F"`.
@@ -282,7 +288,8 @@ def read_idn_caffemodel(path: Path, scale: int) -> dict[str, Tensor]:
 def check_scale_in_name(path: Path, scale: int) -> None:
     """A file named for another scale (`..._x3.mat`) is refused: SRCNN's and IDN's files have the same tensors at
     every scale, so their name is the only place that says it."""
-    match = re.search(r"(?:^|[_\-.])x(\d)(?:[_\-.]|$)", path.name, flags=re.IGNORECASE)
+    # `_x3`, `-x3.`, or `x3` right after a capital (PAN's `PANx3_DF2K.pth`)
+    match = re.search(r"(?:^|[_\-.]|(?<=[A-Z]))[xX](\d)(?:[_\-.]|$)", path.name)
     if match and int(match.group(1)) != scale:
         raise UserError(f"weights {path.name} are for x{match.group(1)} (by their name), not x{scale}")
 
@@ -349,6 +356,47 @@ def read_pth(path: Path, scale: int) -> dict[str, Tensor]:
     return load_state_dict_file(path)
 
 
+def read_pth_scale_in_name(path: Path, scale: int) -> dict[str, Tensor]:
+    """A PyTorch state dict whose shapes do not say the scale (format `pth-scale-in-name`): its name must."""
+    check_scale_in_name(_existing(path), scale)
+    return load_state_dict_file(path)
+
+
+# The CARN authors' module names (carn/model/carn_m.py, carn.py) -> baselines/carn.py's. Block i's shared unit is
+# `b{i}.b1`, its fusions `b{i}.c{j}`; the body's fusions are `c{j}`; `upsample.up{s}` is the x{s} upsampler.
+_CARN_NAMES = (
+    (re.compile(r"^(sub_mean|add_mean)\.shifter\.(weight|bias)$"), r"\1.shifter.\2"),
+    (re.compile(r"^b(\d)\.b(\d)\.body\.0\.(weight|bias)$"), lambda m: _carn_unit(m, "conv1")),
+    (re.compile(r"^b(\d)\.b(\d)\.body\.2\.(weight|bias)$"), lambda m: _carn_unit(m, "conv2")),
+    (re.compile(r"^b(\d)\.b(\d)\.body\.4\.(weight|bias)$"), lambda m: _carn_unit(m, "pointwise")),
+    (re.compile(r"^b(\d)\.c(\d)\.body\.0\.(weight|bias)$"),
+     lambda m: f"body.units.{int(m[1]) - 1}.fusions.{int(m[2]) - 1}.{m[3]}"),
+    (re.compile(r"^c(\d)\.body\.0\.(weight|bias)$"), lambda m: f"body.fusions.{int(m[1]) - 1}.{m[2]}"),
+    (re.compile(r"^upsample\.up(\d)\.body\.(\d+)\.(weight|bias)$"), r"upsamplers.x\1.body.\2.\3"),
+)
+
+
+def _carn_unit(match: re.Match, conv: str) -> str:
+    return f"body.units.{int(match[1]) - 1}.units.{int(match[2]) - 1}.{conv}.{match[3]}"
+
+
+def carn_state_dict(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    renamed: dict[str, Tensor] = {}
+    for key, tensor in state.items():
+        name = key
+        for pattern, replacement in _CARN_NAMES:
+            if pattern.match(key):
+                name = pattern.sub(replacement, key)
+                break
+        renamed[name] = tensor
+    return renamed
+
+
+def read_carn_pth(path: Path, scale: int) -> dict[str, Tensor]:
+    """The CARN authors' state dict (format `carn-pth`), renamed to baselines/carn.py's modules."""
+    return carn_state_dict(load_state_dict_file(path))
+
+
 def _is_tensor_dict(value: object) -> bool:
     return isinstance(value, dict) and bool(value) and all(
         isinstance(key, str) and isinstance(tensor, Tensor) for key, tensor in value.items())
@@ -380,4 +428,6 @@ READERS: dict[str, Reader] = {
     "srcnn-mat": read_srcnn_mat,
     "matconvnet": read_matconvnet,
     "caffemodel": read_idn_caffemodel,
+    "pth-scale-in-name": read_pth_scale_in_name,
+    "carn-pth": read_carn_pth,
 }

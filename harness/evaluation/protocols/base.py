@@ -11,7 +11,7 @@ from torch import nn
 
 from harness.data.benchmark import ImagePair
 from harness.errors import UserError
-from harness.evaluation.inference import require_finite
+from harness.evaluation.inference import model_dtype, require_finite
 
 Scorer = Callable[[nn.Module, ImagePair, int, torch.device], tuple[float, float]]
 
@@ -54,3 +54,39 @@ def run_luma(model: nn.Module, y_lr: np.ndarray, y_up: np.ndarray, dtype: torch.
         return torch.from_numpy(np.ascontiguousarray(array)).to(device, dtype)[None, None]
 
     return require_finite(network.luma(tensor(y_lr), tensor(y_up))[0, 0].cpu().numpy())
+
+
+@torch.no_grad()
+def run_rgb(model: nn.Module, lr: np.ndarray, device: torch.device, *, self_ensemble: bool = False) -> np.ndarray:
+    """The RGB network on a uint8 HxWx3 LR (as /255, float32): its float32 (sH)x(sW)x3 output, not quantized.
+
+    `self_ensemble`: EDSR's `forward_x8`: the output is the mean of the 8 outputs for the LR flipped left-right,
+    flipped up-down and transposed (every combination), each mapped back; 8 forward passes.
+    """
+    model.eval()
+    tensor = torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].to(device, model_dtype(model)) / 255.0
+    if not self_ensemble:
+        return require_finite(model(tensor)[0].permute(1, 2, 0).cpu().float().numpy())
+    total = torch.zeros(())
+    for transposed in (False, True):
+        for flip_rows in (False, True):
+            for flip_columns in (False, True):
+                total = total + _undo(model(_transform(tensor, transposed, flip_rows, flip_columns)), transposed,
+                                      flip_rows, flip_columns)
+    return require_finite((total / 8)[0].permute(1, 2, 0).cpu().float().numpy())
+
+
+def _transform(image: torch.Tensor, transposed: bool, flip_rows: bool, flip_columns: bool) -> torch.Tensor:
+    if flip_columns:
+        image = image.flip(-1)
+    if flip_rows:
+        image = image.flip(-2)
+    return image.transpose(-2, -1) if transposed else image
+
+
+def _undo(image: torch.Tensor, transposed: bool, flip_rows: bool, flip_columns: bool) -> torch.Tensor:
+    if transposed:
+        image = image.transpose(-2, -1)
+    if flip_rows:
+        image = image.flip(-2)
+    return image.flip(-1) if flip_columns else image
