@@ -13,6 +13,6 @@ module and one import line below.
 
 from harness.evaluation.protocols.base import PROTOCOLS, Protocol, Scorer, check_runs, get, run_luma
 from harness.evaluation.protocols import common, matlab_demos  # noqa: F401  (each registers its protocols)
-from harness.evaluation.protocols import lapsrn_matlab  # noqa: F401
+from harness.evaluation.protocols import a2f, hpinet, lapsrn_matlab  # noqa: F401
 
 __all__ = ["PROTOCOLS", "Protocol", "Scorer", "check_runs", "get", "run_luma"]
