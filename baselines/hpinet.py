@@ -33,9 +33,7 @@ class HPINetConfig:
     patch_sizes: tuple[int, ...] = (12, 16, 20, 24, 12, 16, 20, 24)
 
     def __post_init__(self) -> None:
-        require_scale(self.scale)
-        if self.scale not in (2, 3, 4):
-            raise ValueError(f"HPINet upsamples x2, x3 or x4, not x{self.scale}")
+        require_scale(self.scale)  # x4 is two x2 pixel shuffles, any other scale one (the registry says which)
         if len(self.patch_sizes) != self.blocks:
             raise ValueError(f"patch_sizes needs one side per block ({self.blocks}), got {len(self.patch_sizes)}")
         if min(self.patch_sizes) < 3:
