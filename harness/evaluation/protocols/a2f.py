@@ -6,8 +6,9 @@ The only scoring code in the repository is the validator that `train.py` runs du
 rounded SR and the HR, divided by 255, weighted 65.738 / 129.057 / 25.064 over 256 and summed (a Y difference
 without the +16, which cancels), PSNR = -10 log10(MSE) (peak 1). It shaves **4** pixels at every scale (the scale
 argument is the literal 4 in `train.py`), and computes no SSIM. The protocol behind the paper's table is not public;
-this is the one its repository points to. SSIM, which the validator lacks, is Wang's as under `common`, on the
-validator's Y and crop, and says so in the conventions.
+this is the one its repository points to. SSIM, which the validator lacks, is `common`'s (Wang's, on BT.601 Y with
+its +16 offset, which SSIM, unlike the PSNR of a difference, depends on) over the validator's 4-pixel crop, and the
+conventions say so.
 """
 
 import numpy as np
@@ -16,7 +17,7 @@ from torch import nn
 
 from harness.data.benchmark import ImagePair
 from harness.evaluation.inference import super_resolve
-from harness.evaluation.metrics import CONVENTIONS, ssim
+from harness.evaluation.metrics import CONVENTIONS, rgb_to_y, ssim
 from harness.evaluation.protocols.base import PROTOCOLS, Protocol
 
 EDSR_Y_WEIGHTS = (65.738, 129.057, 25.064)  # over 256: BT.601's 65.481 / 128.553 / 24.966 over 255, rescaled
@@ -39,7 +40,7 @@ def _score_a2f_validator(model: nn.Module, pair: ImagePair, scale: int, device: 
     hr_y = edsr_y(pair.hr)[border:-border, border:-border]
     mse = float(np.mean((sr_y - hr_y) ** 2))
     psnr = float("inf") if mse == 0 else -10.0 * float(np.log10(mse))
-    return psnr, ssim(sr_y * 255.0, hr_y * 255.0)
+    return psnr, ssim(rgb_to_y(sr)[border:-border, border:-border], rgb_to_y(pair.hr)[border:-border, border:-border])
 
 
 PROTOCOLS["a2f-validator"] = Protocol(
@@ -53,8 +54,8 @@ PROTOCOLS["a2f-validator"] = Protocol(
                      "rounded",
         "crop_border": "4 pixels from each side at every scale (train.py passes the literal 4 to calc_psnr)",
         "psnr": "-10 log10(MSE) on that Y in 0..1 (peak 1)",
-        "ssim": "the validator computes none; reported: " + CONVENTIONS["ssim"] + ", on the validator's Y (x255) and "
-                "crop",
+        "ssim": "the validator computes none; reported: " + CONVENTIONS["ssim"] + ", on " + CONVENTIONS["y_channel"]
+                + ", over the validator's 4-pixel crop",
         "hr_crop": CONVENTIONS["hr_crop"],
         "grayscale": "imread_uint: three equal channels (cv2.COLOR_GRAY2RGB), scored as RGB",
         "dataset_mean": "mean over images of the per-image values",
