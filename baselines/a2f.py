@@ -107,7 +107,8 @@ class A2F(nn.Module):
         self.body = nn.Sequential(*(Block(features=features, block_features=block_features) for _ in range(layers)))
         self.x_scale_list = nn.ModuleList(LearnedScale(initial=res_scale) for _ in range(layers))
         self.res_scale_list = nn.ModuleList(LearnedScale(initial=res_scale) for _ in range(layers))
-        self.auxilary_scale_list = nn.ModuleList(LearnedScale(initial=res_scale) for _ in range(layers))  # file's spelling
+        # "auxilary": the released files' spelling
+        self.auxilary_scale_list = nn.ModuleList(LearnedScale(initial=res_scale) for _ in range(layers))
         self.fusion_conv_list = nn.ModuleList(
             fusion(inputs=features * (index + 1), features=features, channel_attention=channel_attention,
                    hard_sigmoid=hard_sigmoid) for index in range(layers))
