@@ -358,6 +358,7 @@ def lapsrn_state_dict(dag: DagNN, *, scale: int, path: Path) -> dict[str, Tensor
     return state
 
 
+MS_LAPSRN_RECURSIONS_KEY = "recursion_count"  # the buffer of baselines/lapsrn.py MSLapSRN
 _MS_LAPSRN_RECURSION = re.compile(r"x(\d+)SR_level1_R(\d+)_conv1$")
 _MS_LAPSRN_CONV = re.compile(r"conv(\d+)_f$")
 
@@ -382,8 +383,6 @@ def ms_lapsrn_state_dict(dag: DagNN) -> dict[str, Tensor]:
     state[MS_LAPSRN_RECURSIONS_KEY] = torch.tensor(ms_lapsrn_recursions(dag))
     return state
 
-
-MS_LAPSRN_RECURSIONS_KEY = "recursion_count"  # the buffer of baselines/lapsrn.py MSLapSRN
 
 
 def _read_dagnn_file(path: Path, scale: int, format: str) -> DagNN:
