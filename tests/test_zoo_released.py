@@ -297,3 +297,15 @@ def test_one_set5_image_under_each_protocol(shared_dir, name: str, scale: int) -
         measured_psnr, measured_ssim = protocols.get(protocol).score(model, pair, scale, torch.device("cpu"))
         assert measured_psnr == pytest.approx(psnr, abs=1e-3), protocol
         assert measured_ssim == pytest.approx(ssim_value, abs=2e-5), protocol
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_a2f_files_are_legacy_pickles_read_weights_only(shared_dir, scale: int) -> None:
+    """A2F's files predate torch 1.6's zip format; the `pth` reader loads them with weights_only=True, tensors only."""
+    import zipfile
+
+    path = shared_dir / "weights" / f"A2F_SD_x{scale}_model_best.pt"
+    assert not zipfile.is_zipfile(path)
+    state = READERS["pth"](path, scale)
+    assert all(isinstance(tensor, torch.Tensor) for tensor in state.values())
+    assert any(key.endswith("weight_g") for key in state) and any(key.endswith("weight_v") for key in state)
