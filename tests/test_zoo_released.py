@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from scipy.ndimage import correlate
 from skimage.color import rgb2ycbcr
 from skimage.metrics import structural_similarity
