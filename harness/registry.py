@@ -229,3 +229,30 @@ from mren import MRENConfig, build_mren, mren_l_config  # noqa: E402
 # Widths the paper does not state were fitted to its counts (docs/architecture.md): within 2%.
 register("mren", MRENConfig, build_mren, paper_row="MREN", params_tolerance=0.02)
 register("mren_l", MRENConfig, build_mren, default_config=mren_l_config, paper_row="MREN-L", params_tolerance=0.02)
+
+from baselines.lapsrn import LapSRNConfig, MSLapSRNConfig, build_lapsrn, build_ms_lapsrn  # noqa: E402
+
+# LapSRN and MS-LapSRN (MatConvNet DagNN releases, Y channel). LapSRN_x8.mat (667,123: depth 5 per level, three
+# levels) is not registered: x8 is not a scale of the harness (conventions.SCALES, the benchmarks' LR folders); x3 is
+# the authors' x4 network resized (SR_LapSRN.m), with no file of its own. MS-LapSRN's three files are one network with
+# R = 2, 5, 8 recursions (a config field; `--set recursions=2` with MSLapSRN_D5R2.mat): 222,801 shared parameters each,
+# one file for every scale; the registered release is D5R8, the paper's MS-LapSRN.
+register("lapsrn", LapSRNConfig, build_lapsrn, protocols=("common", "lapsrn-matlab"),
+         released=Released("LapSRN_x{scale}.mat", "lapsrn-dagnn", {2: 407_441, 4: 814_242}))
+register("ms_lapsrn", MSLapSRNConfig, build_ms_lapsrn, protocols=("common", "lapsrn-matlab"),
+         released=Released("MSLapSRN_D5R8.mat", "ms-lapsrn-dagnn", {2: 222_801, 4: 222_801}))
+
+from baselines.hpinet import HPINetConfig, build_hpinet, hpinet_s_config  # noqa: E402
+
+# HPINet-M and -S (passerer/HPINet, branch cc): one class, the variant's widths are config fields. Files with
+# "module." keys, read by the `pth` reader. HPINet-L is not released in ../shared/weights.
+register("hpinet_m", HPINetConfig, build_hpinet, protocols=("common", "hpinet-test"),
+         released=Released("HPINet-M-x{scale}.pth", "pth", {2: 782_539, 3: 923_939, 4: 895_659}))
+register("hpinet_s", HPINetConfig, build_hpinet, default_config=hpinet_s_config, protocols=("common", "hpinet-test"),
+         released=Released("HPINet-S-x{scale}.pth", "pth", {4: 463_131}))
+
+from baselines.a2f import A2FConfig, build_a2f  # noqa: E402
+
+# A2F-SD (wxxxxxxh/A2F-SR, ACCV 2020): legacy-pickle state dicts in weight-norm form, counted as the file holds them.
+register("a2f_sd", A2FConfig, build_a2f, protocols=("common", "a2f-validator"),
+         released=Released("A2F_SD_x{scale}_model_best.pt", "pth", {2: 313_372, 3: 315_997, 4: 319_672}))

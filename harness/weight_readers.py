@@ -14,12 +14,17 @@ model. Which reader reads a file is the registry's word (`registry.weights_forma
 - `srcnn-mat`, `matconvnet`: MATLAB `.mat` files (SRCNN; MatConvNet's VDSR), read by `scipy.io.loadmat`. MATLAB
   stores arrays column-major, and loadmat returns them indexed as MATLAB indexes them, so `a[i, j]` of numpy is
   `a(i+1, j+1)` of MATLAB; reshapes that MATLAB did column-major use `order="F"`.
+- `lapsrn-dagnn`, `ms-lapsrn-dagnn`: a MatConvNet DagNN saved by `net.saveobj()` (LapSRN, MS-LapSRN): a struct
+  `net` with `layers` (name, type, inputs, outputs, params, block) and `params` (name, value), read by
+  `read_dagnn`. loadmat drops MATLAB's trailing singleton dimensions (a 3x3x64x1 filter is stored 3x3x64); each filter
+  gets back the shape its layer's `block.size` states.
 - `caffemodel`: a binary protobuf `NetParameter` (IDN), read by the small wire-format decoder below (field numbers
   from Caffe's `caffe.proto`). Only layer names, types, blobs and the convolution parameters are read.
 
 Nothing is unpickled and no Caffe or MATLAB is needed. Every problem with a file is one `UserError` line.
 """
 
+import math
 import pickle
 import re
 import struct
@@ -274,6 +279,142 @@ def read_matconvnet(path: Path, scale: int) -> dict[str, Tensor]:
     return _converted(path, "matconvnet", matconvnet_vdsr_state_dict, mat)
 
 
+# --- MatConvNet DagNN ------------------------------------------------------------------------------------------------
+
+@dataclass
+class DagLayer:
+    name: str
+    type: str  # "dagnn.Conv", "dagnn.ConvTranspose", "dagnn.ReLU", "dagnn.Sum", ...
+    inputs: list[str]
+    outputs: list[str]
+    params: list[str]
+    size: tuple[int, ...] | None  # block.size of a (transposed) convolution: FH x FW x FD x K (K x FD transposed)
+
+
+@dataclass
+class DagNN:
+    layers: list[DagLayer]
+    params: dict[str, np.ndarray]  # by name, filters in the shape their layer states
+
+
+def _strings(cell: np.ndarray) -> list[str]:
+    return [str(item[0]) if np.asarray(item).size else "" for item in np.asarray(cell, dtype=object).ravel()]
+
+
+def read_dagnn(mat: dict) -> DagNN:
+    """The layers and named parameters of a DagNN struct `net` as `scipy.io.loadmat` returns it."""
+    net = mat["net"]
+    records = net["layers"][0, 0].ravel()
+    layers = []
+    for record in records:
+        block = record["block"]
+        size = None
+        if block.size and block[0, 0] is not None and block[0, 0].dtype.names and "size" in block[0, 0].dtype.names:
+            size = tuple(int(dim) for dim in np.asarray(block[0, 0]["size"]).ravel())
+        layers.append(DagLayer(name=str(record["name"][0]), type=str(record["type"][0]),
+                               inputs=_strings(record["inputs"]), outputs=_strings(record["outputs"]),
+                               params=_strings(record["params"]) if record["params"].size else [], size=size))
+    params = {str(record["name"][0]): np.asarray(record["value"], dtype=np.float32)
+              for record in net["params"][0, 0].ravel()}
+    for layer in layers:  # filters back to the 4 dimensions of their layer (MATLAB dropped trailing ones)
+        if layer.size is not None and layer.params:
+            filters = params[layer.params[0]]
+            if filters.size != int(np.prod(layer.size)):
+                raise ValueError(f"{layer.params[0]} holds {filters.size} values, its layer states {layer.size}")
+            params[layer.params[0]] = filters.reshape(filters.shape + (1,) * (len(layer.size) - filters.ndim))
+    return DagNN(layers=layers, params=params)
+
+
+def _torch_filters(filters: np.ndarray) -> Tensor:
+    """MatConvNet FH x FW x FD x K (Conv; ConvTranspose: FH x FW x K x FD) -> torch's (K, FD, kh, kw) for Conv2d and
+    (FD, K, kh, kw) for ConvTranspose2d: one transpose serves both."""
+    return _tensor(filters.transpose(3, 2, 0, 1))
+
+
+def _dagnn_conv(state: dict[str, Tensor], module: str, dag: DagNN, prefix: str) -> None:
+    state[f"{module}.weight"] = _torch_filters(dag.params[f"{prefix}_f"])
+    if f"{prefix}_b" in dag.params:
+        state[f"{module}.bias"] = _tensor(dag.params[f"{prefix}_b"].ravel())
+
+
+_LAPSRN_LEVEL = re.compile(r"level(\d+)_")
+_LAPSRN_CONV = re.compile(r"level(\d+)_conv(\d+)_f$")
+
+
+def lapsrn_state_dict(dag: DagNN, *, scale: int, path: Path) -> dict[str, Tensor]:
+    """LapSRN's DagNN (`LapSRN_x{2,4,8}.mat`): `level{k}` counts down from the coarsest level (the file's deepest
+    k) to level1, the output; the registry's `levels.{i}` count up from the LR."""
+    file_levels = max((int(match.group(1)) for name in dag.params if (match := _LAPSRN_LEVEL.match(name))), default=0)
+    if file_levels and file_levels != math.ceil(math.log2(scale)):
+        raise UserError(f"weights {path.name} are for x{2 ** file_levels} ({file_levels} pyramid levels), not "
+                        f"x{scale}")
+    state: dict[str, Tensor] = {}
+    _dagnn_conv(state, "input_conv", dag, "input_conv")
+    for name in dag.params:
+        if match := _LAPSRN_CONV.match(name):
+            level, conv = int(match.group(1)), int(match.group(2))
+            _dagnn_conv(state, f"levels.{file_levels - level}.body.{2 * (conv - 1)}", dag, name[:-2])
+    for level in range(1, file_levels + 1):
+        module = f"levels.{file_levels - level}"
+        _dagnn_conv(state, f"{module}.upsample.deconv", dag, f"level{level}_upconv")
+        _dagnn_conv(state, f"{module}.residual", dag, f"level{level}_residual_conv")
+        _dagnn_conv(state, f"{module}.image_up", dag, f"level{level}_img_up")
+    return state
+
+
+MS_LAPSRN_RECURSIONS_KEY = "recursion_count"  # the buffer of baselines/lapsrn.py MSLapSRN
+_MS_LAPSRN_RECURSION = re.compile(r"x(\d+)SR_level1_R(\d+)_conv1$")
+_MS_LAPSRN_CONV = re.compile(r"conv(\d+)_f$")
+
+
+def ms_lapsrn_recursions(dag: DagNN) -> int:
+    """R of an MS-LapSRN DagNN: the recursions of its first level, which its layers unroll (its weights are shared,
+    so the parameters do not say it)."""
+    return len({match.group(2) for layer in dag.layers if (match := _MS_LAPSRN_RECURSION.match(layer.name))})
+
+
+def ms_lapsrn_state_dict(dag: DagNN) -> dict[str, Tensor]:
+    """MS-LapSRN's shared parameters (`MSLapSRN_D{D}R{R}.mat`): one set for every level and scale."""
+    state: dict[str, Tensor] = {}
+    _dagnn_conv(state, "input_conv", dag, "input_conv")
+    for name in dag.params:
+        if match := _MS_LAPSRN_CONV.match(name):
+            _dagnn_conv(state, f"block.{2 * (int(match.group(1)) - 1) + 1}", dag, name[:-2])
+    _dagnn_conv(state, "upsample.deconv", dag, "upconv")
+    _dagnn_conv(state, "residual", dag, "residual_conv")
+    _dagnn_conv(state, "image_up", dag, "img_up")
+    # R is a structural number, not a weight: carried as a 0-d integer tensor, which the model checks against its own
+    state[MS_LAPSRN_RECURSIONS_KEY] = torch.tensor(ms_lapsrn_recursions(dag))
+    return state
+
+
+
+def _read_dagnn_file(path: Path, scale: int, format: str) -> DagNN:
+    mat = _read_mat(path, scale, format)
+    if "net" not in mat:
+        raise UserError(f"weights file {path} is a MATLAB file without a MatConvNet DagNN struct 'net' (read as "
+                        f"{format})")
+    try:
+        return read_dagnn(mat)
+    except (KeyError, IndexError, ValueError, TypeError) as error:
+        raise UserError(f"weights file {path} does not hold a MatConvNet DagNN ({type(error).__name__}: "
+                        f"{_first_line(str(error))}; read as {format})") from error
+
+
+def read_lapsrn_dagnn(path: Path, scale: int) -> dict[str, Tensor]:
+    """LapSRN's released DagNN `.mat` (format `lapsrn-dagnn`)."""
+    path = Path(path)
+    dag = _read_dagnn_file(path, scale, "lapsrn-dagnn")
+    return _converted(path, "lapsrn-dagnn", lambda _: lapsrn_state_dict(dag, scale=scale, path=path), {})
+
+
+def read_ms_lapsrn_dagnn(path: Path, scale: int) -> dict[str, Tensor]:
+    """MS-LapSRN's released DagNN `.mat` (format `ms-lapsrn-dagnn`); one file serves x2, x4 and x8."""
+    path = Path(path)
+    dag = _read_dagnn_file(path, scale, "ms-lapsrn-dagnn")
+    return _converted(path, "ms-lapsrn-dagnn", lambda _: ms_lapsrn_state_dict(dag), {})
+
+
 def read_idn_caffemodel(path: Path, scale: int) -> dict[str, Tensor]:
     """IDN's released `.caffemodel` (format `caffemodel`)."""
     path = _existing(path)
@@ -430,4 +571,6 @@ READERS: dict[str, Reader] = {
     "caffemodel": read_idn_caffemodel,
     "pth-scale-in-name": read_pth_scale_in_name,
     "carn-pth": read_carn_pth,
+    "lapsrn-dagnn": read_lapsrn_dagnn,
+    "ms-lapsrn-dagnn": read_ms_lapsrn_dagnn,
 }

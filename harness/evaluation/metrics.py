@@ -103,3 +103,70 @@ def quantize(sr: np.ndarray) -> np.ndarray:
     evaluation scripts did with the network output.
     """
     return np.round(np.clip(sr.astype(np.float32), 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
+
+
+# --- SSIM as other toolboxes define it (the authors' protocols; harness/evaluation/protocols/) -----------------------
+
+# MATLAB's built-in `ssim(A, ref)` (Image Processing Toolbox, R2014a and later), as its documentation and code state
+# it: Gaussian weighting of standard deviation `Radius` 1.5 over a filter of 2 * ceil(3 * 1.5) + 1 = 11 taps
+# (imgaussfilt), 'replicate' padding and a 'same'-size map, so that the mean runs over the whole image, border
+# included; C1 = (0.01 L)^2, C2 = (0.03 L)^2, C3 = C2 / 2 with exponents 1 (Wang's equation 13); L is the
+# `DynamicRange`, diff(getrangefromclass(A)): 1 for double images.
+MATLAB_SSIM_CONVENTIONS = ("MATLAB built-in ssim: Gaussian weights sigma 1.5, 11x11 (2*ceil(3*sigma)+1), replicate "
+                           "padding, map the size of the image and averaged over all of it; K1 0.01, K2 0.03, "
+                           "DynamicRange 1 on double images in [0, 1]")
+
+
+def ssim_matlab(x: np.ndarray, y: np.ndarray, *, dynamic_range: float) -> float:
+    """MATLAB's built-in `ssim` of two single-channel images whose values span `dynamic_range` (1 for double)."""
+    x = x.astype(np.float64)
+    y = y.astype(np.float64)
+    radius = int(np.ceil(3 * SSIM_SIGMA))
+    window = gaussian_window(2 * radius + 1, SSIM_SIGMA)
+
+    def blur(image: np.ndarray) -> np.ndarray:  # imgaussfilt(..., 'Padding', 'replicate'): scipy's "nearest"
+        return correlate1d(correlate1d(image, window, axis=0, mode="nearest"), window, axis=1, mode="nearest")
+
+    c1 = (SSIM_K1 * dynamic_range) ** 2
+    c2 = (SSIM_K2 * dynamic_range) ** 2
+    mu_x, mu_y = blur(x), blur(y)
+    sigma_x2 = blur(x * x) - mu_x ** 2
+    sigma_y2 = blur(y * y) - mu_y ** 2
+    sigma_xy = blur(x * y) - mu_x * mu_y
+    ssim_map = (((2 * mu_x * mu_y + c1) * (2 * sigma_xy + c2))
+                / ((mu_x ** 2 + mu_y ** 2 + c1) * (sigma_x2 + sigma_y2 + c2)))
+    return float(ssim_map.mean())
+
+
+# scikit-image's `structural_similarity(..., gaussian_weights=True, sigma=1.5, use_sample_covariance=False)`: a
+# Gaussian of sigma 1.5 truncated at 3.5 sigma (radius int(3.5 * 1.5 + 0.5) = 5: 11 taps), scipy's gaussian_filter
+# with 'reflect' padding, the map cropped by the radius before its mean (so the padding never counts: the valid region,
+# as Wang's); C1 = (0.01 R)^2, C2 = (0.03 R)^2 with R the `data_range` (255 for uint8 images).
+SKIMAGE_SSIM_TRUNCATE = 3.5
+SKIMAGE_SSIM_CONVENTIONS = ("scikit-image structural_similarity: gaussian_weights, sigma 1.5 truncated at 3.5 sigma "
+                            "(11 taps), use_sample_covariance=False, reflect padding, map cropped by 5 before the "
+                            "mean; K1 0.01, K2 0.03, data_range 255 (uint8)")
+
+
+def ssim_skimage(x: np.ndarray, y: np.ndarray, *, data_range: float) -> float:
+    """scikit-image's Gaussian SSIM of two single-channel images (conventions above)."""
+    from scipy.ndimage import gaussian_filter
+
+    x = x.astype(np.float64)
+    y = y.astype(np.float64)
+    radius = int(SKIMAGE_SSIM_TRUNCATE * SSIM_SIGMA + 0.5)
+    if min(x.shape) < 2 * radius + 1:
+        raise ValueError(f"SSIM needs images of at least {2 * radius + 1} pixels a side, got {x.shape}")
+
+    def blur(image: np.ndarray) -> np.ndarray:
+        return gaussian_filter(image, sigma=SSIM_SIGMA, truncate=SKIMAGE_SSIM_TRUNCATE, mode="reflect")
+
+    c1 = (SSIM_K1 * data_range) ** 2
+    c2 = (SSIM_K2 * data_range) ** 2
+    mu_x, mu_y = blur(x), blur(y)
+    sigma_x2 = blur(x * x) - mu_x * mu_x
+    sigma_y2 = blur(y * y) - mu_y * mu_y
+    sigma_xy = blur(x * y) - mu_x * mu_y
+    ssim_map = (((2 * mu_x * mu_y + c1) * (2 * sigma_xy + c2))
+                / ((mu_x ** 2 + mu_y ** 2 + c1) * (sigma_x2 + sigma_y2 + c2)))
+    return float(ssim_map[radius:-radius, radius:-radius].mean())

@@ -43,6 +43,10 @@ def load_weights(model: nn.Module, path: Path, *, model_name: str, scale: int, f
         problems.append(f"{_count(unexpected, 'tensor')} in the file unknown to the model ({_listing(unexpected)})")
     if problems:
         raise UserError(f"weights {path.name} do not fit {model_name} at x{scale}: {'; '.join(problems)}")
+    for key in getattr(model, "structural_buffers", ()):  # counts the weights do not show (MS-LapSRN's recursions)
+        if not torch.equal(state[key].to(expected[key].dtype), expected[key]):
+            raise UserError(f"weights {path.name} are for {key} {state[key].item()}, not {expected[key].item()} "
+                            f"({model_name} at x{scale})")
     for key, tensor in expected.items():
         if not tensor.is_floating_point():
             continue  # integer buffers such as a batch-norm step counter

@@ -7,12 +7,14 @@ networks on the luma channel (models with a `luma(y_lr, y_up)` method) and make 
 script does. `docs/protocols.md` tabulates what each one decides.
 
 `base` holds the Protocol type and the registry; `common` and each family of authors' scripts are a module of their
-own (`matlab_demos`: SRCNN, VDSR, IDN; `edsr_style`: LatticeNet; `basicsr`: PAN; `carn`: CARN-M), imported here so
-that each registers its protocols. A new family is a new module and one import line below.
+own (`matlab_demos`: SRCNN, VDSR, IDN; `edsr_style`: LatticeNet; `basicsr`: PAN; `carn`: CARN-M;
+`lapsrn_matlab`: LapSRN and MS-LapSRN; `hpinet`: HPINet; `a2f`: A2F-SD), imported here so that each registers its
+protocols. A new family is a new module and one import line below.
 """
 
 from harness.evaluation.protocols.base import PROTOCOLS, Protocol, Scorer, check_runs, get, run_luma, run_rgb
 from harness.evaluation.protocols import common, matlab_demos  # noqa: F401  (each registers its protocols)
-from harness.evaluation.protocols import basicsr, carn, edsr_style  # noqa: F401  (issue 20's released models)
+from harness.evaluation.protocols import (a2f, basicsr, carn, edsr_style, hpinet,  # noqa: F401
+                                          lapsrn_matlab)  # issue 20's released models
 
 __all__ = ["PROTOCOLS", "Protocol", "Scorer", "check_runs", "get", "run_luma", "run_rgb"]
