@@ -25,6 +25,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.ray]  # one grid run, which starts R
 
 REFERENCE = REPO_ROOT / "results" / "reference" / "zoo-smoke.json"
 SPEC = REPO_ROOT / "ablations" / "zoo.yaml"
+# The rows this reference covers: LapSRN, MS-LapSRN, A2F-SD and HPINet (zoo.yaml's other rows) are pinned on Set5 by
+# tests/test_zoo_released.py, not yet by a smoke reference.
+ONLY = ("--only", "table5:LatticeNet", "--only", "table5:PAN (DF2K)", "--only", "table5:CARN-M")
 MODELS = {"latticenet": ("common", "edsr-test", "edsr-test+x8"), "pan": ("common", "basicsr-test"),
           "carn_m": ("common", "carn-sample")}
 
@@ -34,7 +37,7 @@ def zoo_results(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     results = tmp_path_factory.mktemp("zoo-smoke") / "results"
     command = [sys.executable, "-m", "harness", "run", str(SPEC), "--profile", "smoke", "--data-root",
                str(shared_dir / "benchmarks"), "--weights-dir", str(shared_dir / "weights"), "--results",
-               str(results), "--cpus-per-trial", "1"]
+               str(results), "--cpus-per-trial", "1", *ONLY]
     process = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=3600)
     assert process.returncode == 0, process.stdout[-4000:] + process.stderr[-4000:]
     return results
