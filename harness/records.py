@@ -67,6 +67,11 @@ class Training(_Strict):
     seconds: float  # summed over the run and the runs it resumed
     resumed_from_iteration: int | None  # the checkpoint's iteration when the run resumed one
     curve: list[tuple[int, float]]  # (iteration, mean L1 loss since the previous point)
+    # How the steps ran (harness/training/execution.py): a run setting, not part of the trial id. Records written
+    # before it existed ran eagerly.
+    execution: Literal["eager", "compiled", "compiled+cudagraphs"] = "eager"
+    execution_note: str = ""  # why it differs from the execution asked for (a refusal or a compile failure)
+    compile_seconds: float | None = None  # first step minus a steady one; None when it ran fewer than 3 steps
 
 
 class Visual(_Strict):

@@ -23,6 +23,24 @@ from torch import nn
 
 Execution = Literal["eager", "compiled", "compiled+cudagraphs"]
 EXECUTIONS: tuple[str, ...] = get_args(Execution)
+AUTO = "auto"  # the default: `default_execution` decides per profile
+EXECUTION_CHOICES = (AUTO, *EXECUTIONS)
+
+
+def default_execution(requested: str, profile: str) -> Execution:
+    """The execution of `requested`, with "auto" resolved by the rule below (docs/benchmarks.md measures it).
+
+    - smoke: eager. Its trials are 90 steps of a few seconds, shorter than any compilation (tens of seconds for a
+      small model, minutes for MREN), and their numbers feed CI's drift gate.
+    - paper: compiled. Its trials are 900,000 or 3,000,000 steps, and compiled MREN steps are faster on this CPU
+      by more than the compile time costs within the first few hundred steps. CUDA graphs stay opt-in
+      (`compiled+cudagraphs`) until benchmarks/gpu_check.py has measured them on a card.
+    """
+    if requested == AUTO:
+        return "eager" if profile == "smoke" else "compiled"
+    if requested not in EXECUTIONS:
+        raise ValueError(f"execution must be one of {', '.join(EXECUTION_CHOICES)}, got {requested!r}")
+    return requested  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,13 @@ def prepare(model: nn.Module, execution: Execution, device: torch.device) -> Pre
     if blocks == 0:
         return PreparedModel(torch.compile(model), execution, note)
     return PreparedModel(model, execution, note)
+
+
+def release(model: nn.Module) -> None:
+    """Undo `compile_blocks`: every block of `model` runs eagerly again (evaluation's varying sizes would recompile)."""
+    for module in model.modules():
+        if getattr(module, "_compiled_call_impl", None) is not None:
+            module._compiled_call_impl = None
 
 
 def compile_blocks(model: nn.Module) -> int:
