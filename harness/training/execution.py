@@ -9,7 +9,7 @@ MREN's six MREBs and its RBWA stages) is compiled on its own. Blocks of one clas
 compiling MREN costs a few block compilations instead of one whole-model graph (docs/benchmarks.md measures both).
 A model with no `nn.ModuleList` is compiled whole.
 
-CUDA graphs (`torch.compile(mode="reduce-overhead")`) replay a whole step's kernels with one launch; they need a CUDA
+CUDA graphs (`torch.compile(mode="reduce-overhead")`) replay each compiled block's kernels as one launch; they need a CUDA
 device and static shapes, which training patches have. Asked for on another device they are refused, the step runs
 compiled without them, and the reason is recorded.
 """
@@ -52,10 +52,12 @@ class PreparedModel:
     note: str  # why the execution differs from the one asked for; "" when it does not
 
 
-def prepare(model: nn.Module, execution: Execution, device: torch.device) -> PreparedModel:
+def prepare(model: nn.Module, execution: Execution, device: torch.device, *,
+            backend: str = "inductor") -> PreparedModel:
     """Apply `execution` to `model` in place (its parameters and state dict are untouched).
 
-    Compilation happens lazily, at the first step: `compile_seconds` of the training measures it.
+    Compilation happens lazily, at the first step: the training's `compile_seconds` measures it. `backend` is
+    torch.compile's; benchmarks/gpu_check.py's CPU mode passes "eager" to trace without generating code.
     """
     if execution not in EXECUTIONS:
         raise ValueError(f"execution must be one of {', '.join(EXECUTIONS)}, got {execution!r}")
@@ -65,17 +67,19 @@ def prepare(model: nn.Module, execution: Execution, device: torch.device) -> Pre
     mode = None
     if execution == "compiled+cudagraphs":
         if torch.device(device).type == "cuda":
-            mode = "reduce-overhead"
+            mode = "reduce-overhead"  # inductor's CUDA graph trees: each compiled block replays as one launch
         else:
             execution = "compiled"
             note = f"CUDA graphs need a CUDA device, not {torch.device(device).type}: compiled without them"
-    if mode == "reduce-overhead":
-        # A CUDA graph replays one captured region: capture the whole model, not a chain of small blocks.
-        return PreparedModel(torch.compile(model, mode=mode), execution, note)
-    blocks = compile_blocks(model)
-    if blocks == 0:
-        return PreparedModel(torch.compile(model), execution, note)
+    if compile_blocks(model, mode=mode, backend=backend) == 0:
+        return PreparedModel(torch.compile(model, mode=mode, backend=backend), execution, note)
     return PreparedModel(model, execution, note)
+
+
+def step_begins(execution: Execution) -> None:
+    """Call before each training step: CUDA graph trees must know where a step starts to reuse their memory."""
+    if execution == "compiled+cudagraphs":
+        torch.compiler.cudagraph_mark_step_begin()
 
 
 def release(model: nn.Module) -> None:
@@ -85,16 +89,16 @@ def release(model: nn.Module) -> None:
             module._compiled_call_impl = None
 
 
-def compile_blocks(model: nn.Module) -> int:
+def compile_blocks(model: nn.Module, *, mode: str | None = None, backend: str = "inductor") -> int:
     """Compile, in place, every module held in one of `model`'s `nn.ModuleList`s; how many were compiled."""
     compiled = 0
     for child in model.children():
         if isinstance(child, nn.ModuleList):
             for block in child:  # the outermost lists only: a compiled block traces its own inner lists
-                block.compile()
+                block.compile(mode=mode, backend=backend)
                 compiled += 1
         else:
-            compiled += compile_blocks(child)
+            compiled += compile_blocks(child, mode=mode, backend=backend)
     return compiled
 
 

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from harness.atomic import atomic_path
 from harness.errors import UserError
 from harness.records import Training
-from harness.training.execution import Execution, PreparedModel, StepClock, prepare, release
+from harness.training.execution import Execution, PreparedModel, StepClock, prepare, release, step_begins
 from harness.training.profiles import TrainSettings
 
 CHECKPOINT_FORMAT = 1
@@ -120,6 +120,7 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
             if step == 0 and prepared.execution != "eager":
                 loss, prepared = _first_compiled_step(model, prepared, optimizer, lr, hr, dtype, bf16, device)
             else:
+                step_begins(prepared.execution)
                 loss = _step(prepared.module, optimizer, lr, hr, dtype, bf16, device)
             if step in (0, 2):
                 _synchronize(device)
@@ -175,6 +176,7 @@ def _first_compiled_step(model: nn.Module, prepared: PreparedModel, optimizer: t
     torch 2.13) must not fail the trial: the model is released and the step rerun eagerly, before the optimizer
     has touched a weight, so the result is that of an eager run."""
     try:
+        step_begins(prepared.execution)
         return _step(prepared.module, optimizer, lr, hr, dtype, bf16, device), prepared
     except Exception as error:  # noqa: BLE001 - any compiler or compiled-kernel failure
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
