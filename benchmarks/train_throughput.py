@@ -16,7 +16,8 @@ Further sections, each printed side by side in the same run:
 - `compile`: eager against compiled steps per second (harness/training/execution.py) of --model at the paper's
   batch and patch (16 x 3 x 48 x 48 LR patches at x4), with the compile time;
 - `precision`: eager float32 against bf16 autocast and channels_last at the same batch and patch.
-`--small` shrinks every section to seconds (tests/test_benchmark_scripts.py runs it so).
+`--small` shrinks every section to seconds, and compiles with torch.compile's trace-only "eager" backend
+(tests/test_benchmark_scripts.py runs it so).
 """
 
 import argparse
@@ -126,15 +127,16 @@ def side_by_side(contenders: list[_Contender], hr: torch.Tensor, steps: int, rep
 
 
 def compile_section(model_name: str, scale: int, batch: int, lr_patch: int, steps: int, repeats: int,
-                    device: torch.device) -> dict[str, float]:
-    """Eager against compiled steps per second of one model, side by side; returns steps/s and compile seconds."""
+                    device: torch.device, backend: str = "inductor") -> dict[str, float]:
+    """Eager against compiled steps per second of one model, side by side; returns steps/s and compile seconds.
+    `backend` "eager" (the --small mode) traces without generating code: it checks the path, not the speed."""
     torch.manual_seed(0)
     initial = registry.build_model(model_name, registry.make_config(model_name, scale)).to(device)
     lr = torch.rand(batch, 3, lr_patch, lr_patch, device=device)
     hr = torch.rand(batch, 3, lr_patch * scale, lr_patch * scale, device=device)
     contenders = []
     for execution in ("eager", "compiled"):
-        prepared = prepare(copy.deepcopy(initial), execution, device)
+        prepared = prepare(copy.deepcopy(initial), execution, device, backend=backend)
         optimizer = torch.optim.Adam(prepared.module.parameters(), lr=5e-4)
         contenders.append(_Contender(execution, prepared.module, optimizer, lr))
     side_by_side(contenders, hr, steps, repeats, device)
@@ -199,7 +201,7 @@ def main() -> None:
                         help="LR patch of the compile and precision sections (the paper's 192 HR at x4)")
     parser.add_argument("--paper-batch", type=int, default=16, help="batch of the compile and precision sections")
     parser.add_argument("--steps", type=int, default=3, help="steps per timed window of compile and precision")
-    parser.add_argument("--small", action="store_true", help="tiny sizes and srcnn for compile: a seconds-long run")
+    parser.add_argument("--small", action="store_true", help="tiny sizes, trace-only compile: a seconds-long run")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -216,8 +218,8 @@ def main() -> None:
     if "ops" in sections:
         ops_per_step_section(args.scale, 1 if args.small else 2, 24)  # the count does not depend on sizes
     if "compile" in sections:
-        compile_section("srcnn" if args.small else args.model, args.scale, args.paper_batch, args.paper_lr_patch,
-                        args.steps, args.repeats, device)
+        compile_section(args.model, args.scale, args.paper_batch, args.paper_lr_patch, args.steps, args.repeats,
+                        device, backend="eager" if args.small else "inductor")
     if "precision" in sections:
         precision_section(args.model, args.scale, args.paper_batch, args.paper_lr_patch, args.steps, args.repeats,
                           device)
