@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from harness import registry
 from harness.training.execution import prepare
-from harness.training.op_count import training_step_ops
+from harness.training.op_count import profiled_launches, training_step_ops
 from harness.training.training_set import training_data
 from harness.training.loop import seed_everything, train
 from harness.training.profiles import training_settings
@@ -130,6 +130,8 @@ def compile_section(model_name: str, scale: int, batch: int, lr_patch: int, step
                     device: torch.device, backend: str = "inductor") -> dict[str, float]:
     """Eager against compiled steps per second of one model, side by side; returns steps/s and compile seconds.
     `backend` "eager" (the --small mode) traces without generating code: it checks the path, not the speed."""
+    import torch._inductor.config
+    torch._inductor.config.cpp.enable_kernel_profile = True  # so the profiler sees each generated CPU kernel
     torch.manual_seed(0)
     initial = registry.build_model(model_name, registry.make_config(model_name, scale)).to(device)
     lr = torch.rand(batch, 3, lr_patch, lr_patch, device=device)
@@ -142,13 +144,18 @@ def compile_section(model_name: str, scale: int, batch: int, lr_patch: int, step
     side_by_side(contenders, hr, steps, repeats, device)
     eager, compiled = contenders
     compile_seconds = max(0.0, compiled.first_step - compiled.best)
+    launches = [profiled_launches(lambda: F.l1_loss(contender.model(contender.lr), hr).backward(), device)
+                for contender in contenders]
     print(f"{model_name} x{scale} training step, batch {batch}, LR patch {lr_patch}, device {device}, "
           f"{torch.get_num_threads()} threads, best of {repeats} windows of {steps} steps")
     for contender in contenders:
         print(f"  {contender.label:<34}{1 / contender.best:8.3f} steps/s   first step {contender.first_step:7.1f} s")
     print(f"  {'compiled / eager':<34}{eager.best / compiled.best:8.3f}")
+    print(f"  {'launches per step (profiled)':<34}{launches[0]:8d} eager, {launches[1]} compiled: "
+          f"{1 - launches[1] / launches[0]:.0%} fewer")
     print(f"  {'compile time (first step - step)':<34}{compile_seconds:8.1f} s")
-    return {"eager": 1 / eager.best, "compiled": 1 / compiled.best, "compile_seconds": compile_seconds}
+    return {"eager": 1 / eager.best, "compiled": 1 / compiled.best, "compile_seconds": compile_seconds,
+            "eager_launches": launches[0], "compiled_launches": launches[1]}
 
 
 def precision_section(model_name: str, scale: int, batch: int, lr_patch: int, steps: int, repeats: int,
