@@ -72,7 +72,7 @@ def test_train_throughput_small_mode_prints_every_section() -> None:
 
 @pytest.mark.slow
 def test_gpu_check_small_mode_writes_its_figures(tmp_path) -> None:
-    out = _run_script("gpu_check.py", "--small", "--out", str(tmp_path), "--budget-s", "400").stdout
+    out = _run_script("gpu_check.py", "--small", "--out", str(tmp_path), "--budget-s", "3000").stdout
     figures = json.loads((tmp_path / "gpu_check.json").read_text())
     configs = [row["config"] for row in figures["steps"]]
     assert configs == ["eager fp32", "bf16", "bf16 + channels_last", "compiled", "compiled + CUDA graphs"]
