@@ -23,7 +23,7 @@ from collections import Counter
 import torch
 import torch.nn.functional as F
 
-from harness.training.op_count import _OpCounter
+from harness.training.op_count import OpCounter
 from mren.blocks import SCACB
 
 
@@ -85,7 +85,7 @@ def grouped(block: SCACB, x: torch.Tensor) -> torch.Tensor:
 
 
 def step_ops(forward, block: SCACB, x: torch.Tensor) -> Counter[str]:
-    counter = _OpCounter()
+    counter = OpCounter()
     with counter:
         forward(block, x).sum().backward()
     block.zero_grad(set_to_none=True)

@@ -13,7 +13,9 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 
-class _OpCounter(TorchDispatchMode):
+class OpCounter(TorchDispatchMode):
+    """Counts, by name, every ATen operation dispatched while it is active, views left out."""
+
     def __init__(self) -> None:
         super().__init__()
         self.ops: Counter[str] = Counter()
@@ -29,7 +31,7 @@ def training_step_ops(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor) -> C
 
     The optimizer's update is not counted: it does not depend on the model's structure beyond its parameter count,
     and fused or foreach optimizers make it a handful of launches."""
-    counter = _OpCounter()
+    counter = OpCounter()
     model.train()
     model.zero_grad(set_to_none=True)  # accumulating into existing gradients would add operations
     with counter:
