@@ -90,7 +90,7 @@ def test_a_model_that_fails_to_compile_trains_eagerly_with_the_same_weights(monk
                      execution="compiled")
     assert eager.execution == "eager" and eager.compile_seconds is None
     assert fallback.execution == "eager" and fallback.compile_seconds is None
-    assert fallback.execution_note.startswith("compiled failed at the first step (AssertionError: expected size")
+    assert fallback.execution_note.startswith("compiled failed at a first step (AssertionError: expected size")
     assert fallback.curve == eager.curve
     for name, tensor in eager_model.state_dict().items():
         assert torch.equal(tensor, fallback_model.state_dict()[name]), name

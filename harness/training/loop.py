@@ -33,6 +33,7 @@ LAST = "last.pt"
 FINAL = "final.pt"
 # Settings that change the trained weights or the curve; the others may differ between a run and its resumption.
 _IRRELEVANT_TO_RESULT = ("num_workers", "checkpoint_every")
+_WARMUP_STEPS = 3  # steps of a compiled run that may (re)compile: a compiler failure in them falls back to eager
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,8 @@ def train(model: nn.Module, settings: TrainSettings, *, data: Dataset, seed: int
             if channels_last:
                 lr = lr.contiguous(memory_format=torch.channels_last)
             clock.start()
-            if step == 0 and prepared.execution != "eager":
-                loss, prepared = _first_compiled_step(model, prepared, optimizer, lr, hr, dtype, bf16, device)
+            if step < _WARMUP_STEPS and prepared.execution != "eager":
+                loss, prepared = _guarded_compiled_step(model, prepared, optimizer, lr, hr, dtype, bf16, device)
             else:
                 step_begins(prepared.execution)
                 loss = _step(prepared.module, optimizer, lr, hr, dtype, bf16, device)
@@ -169,12 +170,12 @@ def _step(module: nn.Module, optimizer: torch.optim.Optimizer, lr: torch.Tensor,
     return loss
 
 
-def _first_compiled_step(model: nn.Module, prepared: PreparedModel, optimizer: torch.optim.Optimizer,
-                         lr: torch.Tensor, hr: torch.Tensor, dtype: torch.dtype, bf16: bool,
-                         device: torch.device) -> tuple[torch.Tensor, PreparedModel]:
-    """The first step compiles. A compiler failure (inductor still has bugs, e.g. replication_pad2d's backward in
-    torch 2.13) must not fail the trial: the model is released and the step rerun eagerly, before the optimizer
-    has touched a weight, so the result is that of an eager run."""
+def _guarded_compiled_step(model: nn.Module, prepared: PreparedModel, optimizer: torch.optim.Optimizer,
+                           lr: torch.Tensor, hr: torch.Tensor, dtype: torch.dtype, bf16: bool,
+                           device: torch.device) -> tuple[torch.Tensor, PreparedModel]:
+    """The first steps compile (and may recompile). A compiler failure (inductor still has bugs, e.g.
+    replication_pad2d's backward in torch 2.13) must not fail the trial: the model is released and the step rerun
+    eagerly before the optimizer applies it; when it is the first step, the result is that of an eager run."""
     try:
         step_begins(prepared.execution)
         return _step(prepared.module, optimizer, lr, hr, dtype, bf16, device), prepared
@@ -182,7 +183,7 @@ def _first_compiled_step(model: nn.Module, prepared: PreparedModel, optimizer: t
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         release(model)
         optimizer.zero_grad(set_to_none=True)
-        fallback = PreparedModel(model, "eager", f"{prepared.execution} failed at the first step "
+        fallback = PreparedModel(model, "eager", f"{prepared.execution} failed at a first step "
                                                  f"({type(error).__name__}: {first_line[:200]}): trained eagerly")
         return _step(model, optimizer, lr, hr, dtype, bf16, device), fallback
 
