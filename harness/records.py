@@ -83,6 +83,11 @@ class Training(_Strict):
     # measured in the run that finished the training (its own iterations over its own seconds); None in records
     # written before it was kept
     steps_per_second: float | None = None
+    # How the steps ran (harness/training/execution.py): a run setting, not part of the trial id. Records written
+    # before it existed ran eagerly.
+    execution: Literal["eager", "compiled", "compiled+cudagraphs"] = "eager"
+    execution_note: str = ""  # why it differs from the execution asked for (a refusal or a compile failure)
+    compile_seconds: float | None = None  # first step minus a steady one; None when it ran fewer than 3 steps
 
 
 class Visual(_Strict):

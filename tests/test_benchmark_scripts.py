@@ -3,6 +3,10 @@ silently: every harness name they import, at the top or inside a function, must 
 
 import ast
 import importlib
+import json
+import re
+import subprocess
+import sys
 
 import pytest
 from conftest import REPO_ROOT
@@ -48,25 +52,52 @@ def test_every_harness_name_a_benchmark_imports_exists(script) -> None:
     assert missing_names(script.read_text()) == []
 
 
-def run_script(name: str, *argv: str) -> str:
-    import subprocess
-    import sys
+def _run_script(script: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / script), *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
 
-    process = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / name), *argv], cwd=REPO_ROOT,
-                             capture_output=True, text=True, timeout=600)
-    assert process.returncode == 0, process.stderr
-    return process.stdout
+
+@pytest.mark.slow
+def test_train_throughput_small_mode_prints_every_section() -> None:
+    out = _run_script("train_throughput.py", "--small", "--threads", "1").stdout
+    assert "harness / bare" in out
+    ops = dict(re.findall(r"^  (\w+)\s+(\d+)\s+\d+  ", out, re.M))
+    assert {"mren", "imdn", "carn"} <= set(ops) and "bicubic" not in ops  # every trainable model, no other
+    assert int(ops["mren"]) > int(ops["imdn"]) > 0
+    assert re.search(r"compiled / eager\s+\d+\.\d+", out)
+    assert re.search(r"bf16 \+ channels_last\s+\d+\.\d+ steps/s", out)
+
+
+@pytest.mark.slow
+def test_gpu_check_small_mode_writes_its_figures(tmp_path) -> None:
+    out = _run_script("gpu_check.py", "--small", "--out", str(tmp_path), "--budget-s", "3000").stdout
+    figures = json.loads((tmp_path / "gpu_check.json").read_text())
+    configs = [row["config"] for row in figures["steps"]]
+    assert configs == ["eager fp32", "bf16", "bf16 + channels_last", "compiled", "compiled + CUDA graphs"]
+    assert all(row.get("steps_per_second", 0) > 0 for row in figures["steps"]), figures["steps"]
+    cudagraphs = figures["steps"][-1]
+    assert cudagraphs["execution"] == "compiled" and "CUDA graphs need a CUDA device" in cudagraphs["note"]
+    assert [row["trials"] for row in figures["packing"]] == [1, 2]
+    assert all(row.get("aggregate_steps_per_second", 0) > 0 for row in figures["packing"]), figures["packing"]
+    assert figures["loader"]["patches_per_second"] > 0 and figures["loader"]["step_appetite"] > 0
+    assert figures["projection"]["exit"] in (0, 2)  # 2: the paper profile's data and weights are not here
+    assert figures["table3"]["exit"] == 0 and "--dry-run" in figures["table3"]["command"]
+    assert figures["skipped"] == []
+    assert "| x4 | compiled + CUDA graphs |" in (tmp_path / "gpu_check.md").read_text()
+    assert "figures in" in out
 
 
 @pytest.mark.slow
 def test_imresize_speed_runs_in_its_small_mode() -> None:
-    out = run_script("imresize_speed.py", "--height", "40", "--width", "60", "--repeats", "1")
+    out = _run_script("imresize_speed.py", "--height", "40", "--width", "60", "--repeats", "1").stdout
     assert "x4: dense" in out and "x2: dense" in out and out.count("identical output") == 2
 
 
 @pytest.mark.slow
 def test_div2k_startup_runs_in_its_small_mode() -> None:
-    out = run_script("div2k_startup.py", "--images", "3", "--long-side", "256", "--threads", "1")
+    out = _run_script("div2k_startup.py", "--images", "3", "--long-side", "256", "--threads", "1").stdout
     for phase in ("cold", "warm"):
         assert f"{phase}: first iteration's batch after" in out and "peak RSS" in out and "cache" in out
     assert "within the 2 GB bound" in out

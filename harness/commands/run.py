@@ -32,6 +32,7 @@ from harness.experiment.spec import EvalSet, SpecTrial, load_spec
 from harness.experiment.trial import RunSettings
 from harness.experiment.trial_logs import check_wandb
 from harness.results_layout import ResultsLayout
+from harness.training.execution import AUTO, EXECUTION_CHOICES
 from harness.training.profiles import PROFILES
 
 
@@ -77,6 +78,10 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--gpus-per-trial", type=float, default=None,
                         help="GPUs per trial; a fraction shares a card between trials "
                              "(default: 1 when there are GPUs, else 0)")
+    parser.add_argument("--execution", choices=EXECUTION_CHOICES, default=AUTO,
+                        help="how training steps run: eager PyTorch, torch.compile, or torch.compile with CUDA "
+                             "graphs (CUDA only); auto: eager for smoke, compiled for paper (default: auto; "
+                             "not part of trial ids)")
     parser.add_argument("--address", default=None,
                         help="address of an existing Ray cluster (default: start a private local Ray on loopback)")
     parser.add_argument("--num-cpus", type=int, default=None,
@@ -106,8 +111,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"--results {args.results} is a file, not a folder")
     settings = RunSettings(profile=args.profile, results_dir=args.results, data_root=args.data_root,
                            weights_dir=args.weights_dir, storage=_storage(args), cache_dir=args.cache,
-                           train_overrides=overrides.train,
-                           plugins=tuple(args.plugins))
+                           train_overrides=overrides.train, plugins=tuple(args.plugins), execution=args.execution)
     if not args.dry_run:
         _check_outputs(args)
     spec_trials = _command_line_changes(load_spec(args.spec), args, overrides)

@@ -33,6 +33,7 @@ from harness.experiment.trial_records import build_record
 from harness.inputs import INPUT_ERRNOS, os_error_line
 from harness.plugins import load_plugins
 from harness.records import Evaluation, Training, TrialRecord, Visual
+from harness.training.execution import default_execution
 from harness.training.loop import TrainingPoint, seed_everything, train
 from harness.training.training_set import training_data
 
@@ -173,7 +174,7 @@ def _train(model: nn.Module, trial: Trial, settings: RunSettings, device: torch.
 
         summary = train(model, train_settings, data=data, seed=config.seed, checkpoint_dir=checkpoint_dir,
                         device=device, on_progress=on_iteration, owner=trial.trial_id, on_point=on_point,
-                        on_resume=on_resume)
+                        on_resume=on_resume, execution=default_execution(settings.execution, train_settings.profile))
     return summary
 
 

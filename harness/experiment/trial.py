@@ -43,6 +43,9 @@ class RunSettings:
     # its config and id
     train_overrides: tuple[tuple[str, Any], ...] = ()
     plugins: tuple[str, ...] = ()  # `--plugin` modules registering models; imported again where a trial runs
+    # `run --execution` (harness/training/execution.py): how training steps run. Not in the trial id: it changes
+    # speed, not results; each record's `training.execution` says what ran.
+    execution: str = "auto"
 
     @property
     def checkpoint_location(self) -> str:

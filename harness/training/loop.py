@@ -28,6 +28,7 @@ from harness.data.patch_stream import PatchBatch, PatchBatches, ResidentImages, 
 from harness.data.training import TrainingPatches
 from harness.errors import UserError
 from harness.records import Training
+from harness.training.execution import Execution, PreparedModel, StepClock, prepare, release, step_begins
 from harness.training.profiles import TrainSettings
 
 CHECKPOINT_FORMAT = 1
@@ -35,6 +36,7 @@ LAST = "last.pt"
 FINAL = "final.pt"
 # Settings that change the trained weights or the curve; the others may differ between a run and its resumption.
 _IRRELEVANT_TO_RESULT = ("num_workers", "checkpoint_every")
+_WARMUP_STEPS = 3  # steps of a compiled run that may (re)compile: a compiler failure in them falls back to eager
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def train(model: nn.Module, settings: TrainSettings, *, data: TrainingPatches, s
           device: torch.device, bf16: bool = False, channels_last: bool = False,
           on_progress: Callable[[int, int, float], None] | None = None, owner: str = "",
           on_point: Callable[[TrainingPoint], None] | None = None,
-          on_resume: Callable[[Path, int], None] | None = None) -> Training:
+          on_resume: Callable[[Path, int], None] | None = None, execution: Execution = "eager") -> Training:
     """Train `model` in place for `settings.iterations` iterations, resuming from `checkpoint_dir/last.pt` if present.
 
     The model is moved to `device` and to `settings.precision`, and stays there: evaluate it in that precision.
@@ -70,6 +72,8 @@ def train(model: nn.Module, settings: TrainSettings, *, data: TrainingPatches, s
     `owner` (a trial id) is written into every checkpoint; a checkpoint of another owner is refused.
     `on_point` gets the same curve points with the learning rate and speed; `on_resume(checkpoint, iteration)` is
     called once when training continues from a checkpoint.
+    `execution` (harness/training/execution.py) changes how steps run, not what they compute: it is recorded in the
+    returned Training with the compile time; a model that fails to compile trains eagerly, and the note says why.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UserError(f"training seed must be a non-negative integer, got {seed!r}")
@@ -106,20 +110,25 @@ def train(model: nn.Module, settings: TrainSettings, *, data: TrainingPatches, s
         seed_everything(seed)
 
     model.train()
+    prepared = prepare(model, execution, device)
+    clock = StepClock()
     started = time.perf_counter()
     last_point = (started, state.iteration)  # for iterations per second between curve points
     if state.iteration < settings.iterations:
         batches = _loader(data, settings, seed, state.iteration, device)
-        for batch in batches:
+        for step, batch in enumerate(batches):
             lr, hr = batch.to_unit_float(device, dtype)
             if channels_last:
                 lr = lr.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
-                sr = model(lr)
-            loss = F.l1_loss(sr.to(dtype), hr)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            clock.start()
+            if step < _WARMUP_STEPS and prepared.execution != "eager":
+                loss, prepared = _guarded_compiled_step(model, prepared, optimizer, lr, hr, dtype, bf16, device)
+            else:
+                step_begins(prepared.execution)
+                loss = _step(prepared.module, optimizer, lr, hr, dtype, bf16, device)
+            if step in (0, 2):
+                _synchronize(device)
+                clock.stop(step)
             scheduler.step()
             # Summed on the device: reading the loss every iteration would stall a GPU.
             state.loss_sum += loss.detach().double()
@@ -143,13 +152,52 @@ def train(model: nn.Module, settings: TrainSettings, *, data: TrainingPatches, s
     this_run = time.perf_counter() - started
     state.seconds += this_run
     trained_here = settings.iterations - (resumed_from or 0)
+    release(model)  # evaluation runs eagerly: its image sizes vary, and each new size would recompile
     model.eval()
     final = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     _save_atomic(final, checkpoint_dir / FINAL)
     # The record's own `training` entry (docs/records.md): there is no other type for a finished training
+    compile_seconds = clock.compile_seconds if prepared.execution != "eager" else None
     return Training(iterations=settings.iterations, seconds=round(state.seconds, 3), resumed_from_iteration=resumed_from,
                     curve=list(state.curve),
-                    steps_per_second=round(trained_here / this_run, 4) if trained_here > 0 and this_run > 0 else None)
+                    steps_per_second=round(trained_here / this_run, 4) if trained_here > 0 and this_run > 0 else None,
+                    execution=prepared.execution, execution_note=prepared.note,
+                    compile_seconds=None if compile_seconds is None else round(compile_seconds, 3))
+
+
+def _step(module: nn.Module, optimizer: torch.optim.Optimizer, lr: torch.Tensor, hr: torch.Tensor,
+          dtype: torch.dtype, bf16: bool, device: torch.device) -> torch.Tensor:
+    """One training step; the loss, left on the device."""
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+        sr = module(lr)
+    loss = F.l1_loss(sr.to(dtype), hr)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def _guarded_compiled_step(model: nn.Module, prepared: PreparedModel, optimizer: torch.optim.Optimizer,
+                           lr: torch.Tensor, hr: torch.Tensor, dtype: torch.dtype, bf16: bool,
+                           device: torch.device) -> tuple[torch.Tensor, PreparedModel]:
+    """The first steps compile (and may recompile). A compiler failure (inductor still has bugs, e.g.
+    replication_pad2d's backward in torch 2.13) must not fail the trial: the model is released and the step rerun
+    eagerly before the optimizer applies it; when it is the first step, the result is that of an eager run."""
+    try:
+        step_begins(prepared.execution)
+        return _step(prepared.module, optimizer, lr, hr, dtype, bf16, device), prepared
+    except Exception as error:  # noqa: BLE001 - any compiler or compiled-kernel failure
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        release(model)
+        optimizer.zero_grad(set_to_none=True)
+        fallback = PreparedModel(model, "eager", f"{prepared.execution} failed at a first step "
+                                                 f"({type(error).__name__}: {first_line[:200]}): trained eagerly")
+        return _step(model, optimizer, lr, hr, dtype, bf16, device), fallback
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 @dataclass
