@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from baselines.config_checks import added_later
+
 # The pixel-shuffle steps of each scale's upsampler (x4 is two x2 steps): the scales CARN can be built at are these.
 UPSAMPLER_STEPS: dict[int, tuple[int, ...]] = {2: (2,), 3: (3,), 4: (2, 2)}
 SCALES = tuple(UPSAMPLER_STEPS)
@@ -37,12 +39,12 @@ class CARNConfig:
     channels: int = 64
     blocks: int = 3  # cascading blocks, each of `units` residual units
     units: int = 3  # steps of each block's cascade
-    groups: int = 1  # of the units' 3x3 convolutions and of the upsamplers (CARN-M: 4)
-    efficient_units: bool = False  # CARN-M's units: grouped 3x3, ReLU, grouped 3x3, ReLU, 1x1
-    shared_units: bool = False  # CARN-M: one unit per block, its weights shared by every step
+    groups: int = added_later(1)  # of the units' 3x3 convolutions and of the upsamplers (CARN-M: 4)
+    efficient_units: bool = added_later(False)  # CARN-M's units: grouped 3x3, ReLU, grouped 3x3, ReLU, 1x1
+    shared_units: bool = added_later(False)  # CARN-M: one unit per block, its weights shared by every step
     # "constant": the DIV2K mean as a constant; "frozen_conv": the authors' MeanShift 1x1 convolutions, frozen
     # parameters (identity, -/+ mean) that their files hold
-    mean_shift: Literal[MEAN_SHIFTS] = "constant"
+    mean_shift: Literal[MEAN_SHIFTS] = added_later("constant")
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES or isinstance(self.scale, bool):

@@ -106,17 +106,18 @@ def test_the_protocol_example_scores_under_its_conventions(tmp_path: Path, reque
     saved = dict(protocols.PROTOCOLS)
     request.addfinalizer(lambda: (protocols.PROTOCOLS.clear(), protocols.PROTOCOLS.update(saved)))
     exec(text, {})
-    (tmp_path / "HR").mkdir()
+    benchmark = tmp_path / "set"
+    (benchmark / "HR").mkdir(parents=True)
     rng = np.random.default_rng(0)
     for name in ("one", "two"):
-        Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(tmp_path / "HR" / f"{name}.png")
+        Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(benchmark / "HR" / f"{name}.png")
     bicubic = build_model("bicubic", make_config("bicubic", 4))
-    score = evaluate(bicubic, open_benchmark(tmp_path, 4), protocols=("common", "full-frame"))
+    score = evaluate(bicubic, open_benchmark(benchmark, 4), protocols=("common", "full-frame"))
     full_frame = score.protocols["full-frame"]
     assert full_frame.conventions["border"] == "not cropped: every pixel is scored"
     assert full_frame.psnr_y != pytest.approx(score.psnr_y, abs=1e-6)  # the border counts now
     out = tmp_path / "out.json"
-    assert cli.main(["eval", "--model", "bicubic", "--protocol", "full-frame", "--data", str(tmp_path), "--scale",
+    assert cli.main(["eval", "--model", "bicubic", "--protocol", "full-frame", "--data", str(benchmark), "--scale",
                      "4", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["psnr_y"] == pytest.approx(full_frame.psnr_y)
     assert "protocol full-frame" in capsys.readouterr().out

@@ -15,6 +15,7 @@ import torch
 
 from harness import memory, registry
 from harness.data.benchmark import check_benchmark
+from baselines.config_checks import identity_fields
 from harness.data.bundled import BUNDLED_SET
 from harness.data.data_root import data_root_problems
 from harness.data.div2k_cache import default_cache_dir
@@ -82,7 +83,7 @@ class TrialConfig:
     def to_json(self) -> dict[str, Any]:
         """The canonical JSON form: what is hashed into the trial id and written into the record."""
         train = dataclasses.asdict(self.train) if self.train is not None else None
-        return {"model": self.model, "model_config": dataclasses.asdict(self.model_config), "scale": self.scale,
+        return {"model": self.model, "model_config": identity_fields(self.model_config), "scale": self.scale,
                 "mode": self.mode, "profile": self.profile, "train": train, "weights": self.weights,
                 "eval_sets": list(self.eval_sets), "seed": self.seed, "input_digests": self.input_digests}
 
