@@ -62,17 +62,7 @@ def bare_loop(model: torch.nn.Module, lr: torch.Tensor, hr: torch.Tensor, iterat
     """Seconds for `iterations` plain training steps on one fixed batch."""
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.9, 0.999))
     model.train()
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(iterations):
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
-            sr = model(lr)
-        loss = F.l1_loss(sr.float(), hr)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    synchronize(device)
-    return time.perf_counter() - start
+    return _timed_steps(model, optimizer, lr, hr, iterations, device, bf16)
 
 
 def trainable_models() -> list[str]:

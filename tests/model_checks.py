@@ -12,3 +12,16 @@ def check_forward_and_backward(model: nn.Module, scale: int) -> None:
     assert torch.isfinite(sr).all()
     sr.square().mean().backward()
     assert lr.grad is not None and torch.isfinite(lr.grad).all() and lr.grad.abs().sum() > 0
+
+
+def assert_wrong_weights_refused(shared_dir, tmp_path, capsys, name: str, scale: int, file: str, words: str) -> None:
+    """`eval` of model `name` at `scale` with the released `file` (of another model or scale) is one line naming the
+    mismatch (`words`), exit 2, and no output written."""
+    from harness.cli import main
+
+    code = main(["eval", "--model", name, "--weights", str(shared_dir / "weights" / file),
+                 "--data", str(shared_dir / "benchmarks" / "Set5"), "--scale", str(scale),
+                 "--out", str(tmp_path / "out.json")])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and len(error.splitlines()) == 1 and words in error, error
+    assert not (tmp_path / "out.json").exists()

@@ -22,6 +22,7 @@ from harness.evaluation.evaluate import evaluate
 from harness.evaluation.metrics import psnr
 from harness.weight_readers import READERS, matconvnet_vdsr_state_dict, read_caffemodel, srcnn_state_dict
 from harness.evaluation.weights import load_weights
+from model_checks import assert_wrong_weights_refused
 
 WEIGHTS = {"srcnn": "SRCNN_x{scale}.mat", "vdsr": "VDSR_Official.mat", "idn": "IDN_x{scale}.caffemodel",
            "efdn": "EFDN_x{scale}.pth"}
@@ -91,12 +92,7 @@ def test_released_files_load_completely(shared_dir, name: str) -> None:
     ("srcnn", 2, "VDSR_Official.mat", "do not fit srcnn"),
 ])
 def test_wrong_weights_file_is_one_line_and_exit_2(shared_dir, tmp_path, capsys, name, scale, file, words) -> None:
-    code = main(["eval", "--model", name, "--weights", str(shared_dir / "weights" / file),
-                 "--data", str(shared_dir / "benchmarks" / "Set5"), "--scale", str(scale),
-                 "--out", str(tmp_path / "out.json")])
-    error = capsys.readouterr().err.strip()
-    assert code == 2 and len(error.splitlines()) == 1 and words in error, error
-    assert not (tmp_path / "out.json").exists()
+    assert_wrong_weights_refused(shared_dir, tmp_path, capsys, name, scale, file, words)
 
 
 def test_corrupt_files_are_user_errors(tmp_path) -> None:

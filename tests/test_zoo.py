@@ -13,7 +13,6 @@ from torch import nn
 
 from baselines.carn import CARN_M_DEPLOYED_PARAMS, carn_m_config, build_carn
 from harness import registry
-from harness.cli import main
 from harness.data.benchmark import open_benchmark
 from harness.errors import UserError
 from harness.evaluation import protocols
@@ -25,6 +24,7 @@ from harness.evaluation.protocols.edsr_style import edsr_psnr
 from harness.evaluation.weights import load_weights
 from harness.published.model_sources import current_cell, load_sources, published_cells
 from harness.weight_readers import load_state_dict_file
+from model_checks import assert_wrong_weights_refused
 
 ZOO = ("latticenet", "pan", "carn_m")
 
@@ -104,12 +104,7 @@ def test_released_files_are_legacy_pickles_read_weights_only(shared_dir, tmp_pat
     ("carn", 2, "carn_m.pth", "do not fit carn"),  # CARN-M's file is not the (retrained) CARN's
 ])
 def test_wrong_file_is_one_line_and_exit_2(shared_dir, tmp_path, capsys, name, scale, file, words) -> None:
-    code = main(["eval", "--model", name, "--weights", str(shared_dir / "weights" / file),
-                 "--data", str(shared_dir / "benchmarks" / "Set5"), "--scale", str(scale),
-                 "--out", str(tmp_path / "out.json")])
-    error = capsys.readouterr().err.strip()
-    assert code == 2 and len(error.splitlines()) == 1 and words in error, error
-    assert not (tmp_path / "out.json").exists()
+    assert_wrong_weights_refused(shared_dir, tmp_path, capsys, name, scale, file, words)
 
 
 # --- the protocols' quirks --------------------------------------------------------------------------------------

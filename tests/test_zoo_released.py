@@ -14,7 +14,6 @@ from skimage.metrics import structural_similarity
 
 from baselines.lapsrn import FeatureUpsample, image_upsample
 from harness import registry
-from harness.cli import main
 from harness.data.benchmark import open_benchmark
 from harness.errors import UserError
 from harness.evaluation import protocols
@@ -24,6 +23,7 @@ from harness.evaluation.protocols.a2f import edsr_y
 from harness.evaluation.protocols.hpinet import rounded_y
 from harness.evaluation.weights import load_weights
 from harness.weight_readers import READERS, read_dagnn
+from model_checks import assert_wrong_weights_refused
 
 # (model, scale) -> (file, config overrides): every released file at every harness scale it has
 FILES = {
@@ -120,12 +120,7 @@ def test_ms_lapsrn_recursions_are_a_config_field(shared_dir, recursions: int, fi
     ("a2f_sd", 4, "HPINet-S-x4.pth", "do not fit a2f_sd at x4"),
 ])
 def test_wrong_file_is_one_line_and_exit_2(shared_dir, tmp_path, capsys, name, scale, file, words) -> None:
-    code = main(["eval", "--model", name, "--weights", str(shared_dir / "weights" / file),
-                 "--data", str(shared_dir / "benchmarks" / "Set5"), "--scale", str(scale),
-                 "--out", str(tmp_path / "out.json")])
-    error = capsys.readouterr().err.strip()
-    assert code == 2 and len(error.splitlines()) == 1 and words in error, error
-    assert not (tmp_path / "out.json").exists()
+    assert_wrong_weights_refused(shared_dir, tmp_path, capsys, name, scale, file, words)
 
 
 def test_a_renamed_lapsrn_file_is_refused_by_its_pyramid_levels(shared_dir, tmp_path) -> None:
