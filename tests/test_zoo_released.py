@@ -14,16 +14,15 @@ from skimage.metrics import structural_similarity
 
 from baselines.lapsrn import FeatureUpsample, image_upsample
 from harness import registry
-from harness.data.benchmark import open_benchmark
 from harness.errors import UserError
 from harness.evaluation import protocols
-from harness.evaluation.evaluate import evaluate
 from harness.evaluation.metrics import gaussian_window, ssim, ssim_matlab, ssim_skimage
 from harness.evaluation.protocols.a2f import edsr_y
 from harness.evaluation.protocols.hpinet import rounded_y
 from harness.evaluation.weights import load_weights
 from harness.weight_readers import READERS, read_dagnn
 from model_checks import assert_wrong_weights_refused
+from zoo_pins import SET5
 
 # (model, scale) -> (file, config overrides): every released file at every harness scale it has
 FILES = {
@@ -234,63 +233,17 @@ def test_a2f_validator_y_is_bt601_rescaled_to_256() -> None:
 
 # --- Set5 under every protocol, pinned --------------------------------------------------------------------------
 
-# Measured with the files above (machine loaded; CPU, float32): (PSNR, SSIM) per protocol
-SET5 = {
-    ("lapsrn", 2): {"common": (37.4818, 0.95862), "lapsrn-matlab": (37.5167, 0.95907)},
-    ("lapsrn", 4): {"common": (31.5265, 0.88623), "lapsrn-matlab": (31.5385, 0.88525)},
-    ("ms_lapsrn", 2): {"common": (37.7356, 0.95952), "lapsrn-matlab": (37.7780, 0.96009)},
-    ("ms_lapsrn", 4): {"common": (31.7206, 0.88983), "lapsrn-matlab": (31.7368, 0.88891)},
-    ("a2f_sd", 2): {"common": (37.9099, 0.96019), "a2f-validator": (37.9009, 0.96019)},
-    ("a2f_sd", 3): {"common": (34.2332, 0.92586), "a2f-validator": (34.2445, 0.92591)},
-    ("a2f_sd", 4): {"common": (32.0628, 0.89283), "a2f-validator": (32.0628, 0.89283)},
-    ("hpinet_m", 4): {"common": (32.6246, 0.89976), "hpinet-test": (32.6007, 0.89864)},
-    ("hpinet_s", 4): {"common": (32.4949, 0.89873), "hpinet-test": (32.4727, 0.89764)},
-}
-# HPINet-M at x2 and x3 takes minutes per Set5 evaluation on two CPU cores: one image is pinned here (its Set5 means
-# are in docs/protocols.md); the network and both protocols are the same code as at x4.
-BUTTERFLY = {
-    ("hpinet_m", 2): {"common": (35.9200, 0.98038), "hpinet-test": (35.8764, 0.97945)},
-    ("hpinet_m", 3): {"common": (31.9126, 0.95814), "hpinet-test": (31.8952, 0.95725)},
-}
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, scale", sorted(SET5))
-def test_set5_values_under_each_protocol(shared_dir, name: str, scale: int) -> None:
-    file, overrides = FILES[(name, scale)]
-    model = loaded(shared_dir, name, scale, file, overrides)
-    score = evaluate(model, open_benchmark(shared_dir / "benchmarks" / "Set5", scale),
-                     protocols=registry.entry(name).protocols)
-    results = {score.protocol: score, **score.protocols}
-    assert set(results) == set(SET5[(name, scale)])
-    for protocol, (psnr, ssim_value) in SET5[(name, scale)].items():
-        assert results[protocol].psnr_y == pytest.approx(psnr, abs=1e-3), protocol
-        assert results[protocol].ssim_y == pytest.approx(ssim_value, abs=2e-5), protocol
-        assert results[protocol].conventions["protocol"] == protocol
-
-
 @pytest.mark.parametrize("scale", [2, 4])
 def test_lapsrn_set5_prints_its_published_cells_under_its_authors_evaluation(shared_dir, scale: int) -> None:
     """LapSRN's published Set5 (its paper as quoted in CARN's camera-ready table, ../shared/zoo/published.json),
     PSNR to 2 decimals and SSIM to 3: the pinned values under its authors' evaluation print them."""
     published = json.loads((shared_dir / "zoo" / "published.json").read_text())["lapsrn"]
     published_psnr, published_ssim = published[str(scale)]["Set5"]
-    psnr, ssim_value = SET5[("lapsrn", scale)]["lapsrn-matlab"]
+    # the Set5 means the smoke grid's records are checked against (tests/test_zoo_smoke.py)
+    psnr, ssim_value = SET5[("lapsrn", scale, f"LapSRN_x{scale}.mat")]["lapsrn-matlab"]
     assert (f"{psnr:.2f}", f"{ssim_value:.3f}") == (f"{published_psnr:.2f}", f"{published_ssim:.3f}")
-    common_psnr, _ = SET5[("lapsrn", scale)]["common"]
+    common_psnr, _ = SET5[("lapsrn", scale, f"LapSRN_x{scale}.mat")]["common"]
     assert f"{common_psnr:.2f}" != f"{published_psnr:.2f}"  # the common conventions do not print them
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, scale", sorted(BUTTERFLY))
-def test_one_set5_image_under_each_protocol(shared_dir, name: str, scale: int) -> None:
-    file, overrides = FILES[(name, scale)]
-    model = loaded(shared_dir, name, scale, file, overrides)
-    pair = next(pair for pair in open_benchmark(shared_dir / "benchmarks" / "Set5", scale).pairs
-                if pair.name == "butterfly")
-    for protocol, (psnr, ssim_value) in BUTTERFLY[(name, scale)].items():
-        measured_psnr, measured_ssim = protocols.get(protocol).score(model, pair, scale, torch.device("cpu"))
-        assert measured_psnr == pytest.approx(psnr, abs=1e-3), protocol
-        assert measured_ssim == pytest.approx(ssim_value, abs=2e-5), protocol
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
