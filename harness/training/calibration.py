@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from harness import registry
 from harness.training.profiles import TrainSettings
 
-CALIBRATION_FORMAT = 1
+CALIBRATION_FORMAT = 2  # 2: inference timed without autograd; older cache entries are not reused
 STEP_SECONDS_BUDGET = 0.4  # timed training steps stop once this much has been spent (at least one step)
 MAX_TIMED_STEPS = 4
 WHOLE_BATCH_LIMIT_SECONDS = 1.0  # a CPU step estimated longer than this is measured at batch 1 and scaled
@@ -134,6 +134,7 @@ def _bundled_seconds(scale: int, hr_patch: int, augment: bool) -> float:
 
 
 @torch.no_grad()
+@torch.no_grad()  # as evaluation runs (harness/evaluation/inference.py): autograd's saved activations cost 1.7x
 def _forward_costs(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> tuple[float, float]:
     """(seconds per LR pixel, seconds per call) of inference, from two input sizes: one size alone would spread the
     per-call cost over its few pixels and over-price large evaluation images."""
