@@ -1,5 +1,6 @@
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -16,3 +17,20 @@ def shared_dir() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return SHARED_DIR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_calibration_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Grid runs price themselves from calibrations cached per user (harness/experiment/pricing.py). The tests use a
+    cache of their own, made in this session: a user's cache, measured under another load, would make the tests'
+    projections depend on what ran on this machine before."""
+    from harness.experiment.pricing import CACHE_VARIABLE
+
+    cache = tmp_path_factory.mktemp("calibration-cache")
+    previous = os.environ.get(CACHE_VARIABLE)
+    os.environ[CACHE_VARIABLE] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop(CACHE_VARIABLE, None)
+    else:
+        os.environ[CACHE_VARIABLE] = previous
