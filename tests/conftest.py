@@ -34,3 +34,14 @@ def own_calibration_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         os.environ.pop(CACHE_VARIABLE, None)
     else:
         os.environ[CACHE_VARIABLE] = previous
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """What a 1-CPU Ray task runs with; several threads on a loaded 2-core machine can be many times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

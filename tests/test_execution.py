@@ -68,14 +68,6 @@ class _Broken(torch.nn.Module):
         raise AssertionError("expected size 32==32, stride 1==1024 at dim=1")
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.slow
 def test_a_model_that_fails_to_compile_trains_eagerly_with_the_same_weights(monkeypatch, tmp_path: Path,
                                                                              one_thread) -> None:

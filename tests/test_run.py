@@ -30,15 +30,6 @@ from harness.experiment.trial_records import build_record
 from harness.results_layout import ResultsLayout
 
 # MREN at a fraction of its width: a smoke trial of it takes seconds on one CPU core.
-@pytest.fixture
-def one_thread():
-    """What a 1-CPU Ray task runs with; several threads on a loaded 2-core machine can be many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.slow
 def test_two_smoke_runs_with_the_same_seed_give_identical_metrics(tmp_path: Path, one_thread: None) -> None:
     trial = resolve_trials(load_spec(tiny_spec(tmp_path)), RunSettings("smoke", tmp_path))[0]
