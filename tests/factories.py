@@ -39,9 +39,11 @@ def write_record(results: Path, handle: str, *, model: str = "mren", scale: int 
                  feeds: list[tuple[str, str]] = (), metrics: dict[str, tuple[float, float]] | None = None,
                  params: int | None = 298000, macs: int | None = 23_800_000_000, model_config: dict | None = None,
                  profile: str | None = "smoke", weights: str | None = None, iterations: int = 60,
-                 visuals: dict | None = None, mode: str | None = None) -> dict:
+                 visuals: dict | None = None, mode: str | None = None,
+                 protocols: dict[str, dict[str, tuple[float, float]]] | None = None) -> dict:
     """A synthetic record, valid under harness/records.py and named by its real trial id; `handle` finds it again
-    (tid). Handles of one test must name different configs."""
+    (tid). Handles of one test must name different configs. `protocols`: set -> protocol -> (PSNR, SSIM) scored
+    besides `common`."""
     metrics = {"Set5": (32.0, 0.89)} if metrics is None else metrics
     mode = mode or ("evaluate" if weights else "train")
     trains = mode == "train"
@@ -59,7 +61,13 @@ def write_record(results: Path, handle: str, *, model: str = "mren", scale: int 
         "feeds": [{"table": table, "row": row} for table, row in feeds],
         "metrics": {name: {"dataset": name, "scale": scale, "protocol": "common", "psnr_y": psnr, "ssim_y": ssim,
                            "images": [{"name": "baby", "psnr_y": psnr, "ssim_y": ssim}],
-                           "conventions": {**CONVENTIONS, "crop_border": scale}}
+                           "conventions": {**CONVENTIONS, "crop_border": scale},
+                           **({"protocols": {protocol: {"dataset": name, "scale": scale, "protocol": protocol,
+                                                        "psnr_y": p, "ssim_y": s,
+                                                        "images": [{"name": "baby", "psnr_y": p, "ssim_y": s}],
+                                                        "conventions": {}}
+                                             for protocol, (p, s) in protocols[name].items()}}
+                              if protocols and name in protocols else {})}
                     for name, (psnr, ssim) in metrics.items()},
         "params": params,
         "macs": macs,

@@ -276,3 +276,62 @@ def test_report_lays_released_models_beside_their_own_sources(tmp_path) -> None:
     assert corrected.values[0].psnr_difference == pytest.approx(31.0 - 31.23)
     html = build_report(results).html
     assert 'id="source-comparisons"' in html and "carn-readme-urban100" in html
+
+
+def test_report_findings_name_misses_self_ensemble_counts_corrections_and_training_sets(tmp_path) -> None:
+    """The findings of the released-models section come from the comparisons, whatever the model: a cell no protocol
+    brings within tolerance (with the cause its protocol had to assume), a cell only self-ensemble reproduces, a
+    printed parameter count beyond its rounding, a source's correction and what MREN's Table 5 quotes, and files
+    trained on other data."""
+    from factories import write_record
+
+    from harness.records import load_records
+    from harness.reporting.model_sources import compare_with_sources, source_findings
+
+    results = tmp_path / "results"
+    # CARN-M x2 Set5 published 37.53 / 0.9583: common 0.20 dB high, carn-sample 0.10 dB low -> a miss
+    write_record(results, "carn_m", model="carn_m", scale=2, weights="carn_m.pth", params=414_811,
+                 metrics={"Set5": (37.73, 0.9595)}, protocols={"Set5": {"carn-sample": (37.43, 0.9583)}})
+    # LatticeNet x3 Set5 published 34.53 / 0.9281: only the x8 protocol within tolerance
+    write_record(results, "lattice", model="latticenet", scale=3, weights="LatticeNet_x3.pt", params=764_851,
+                 metrics={"Set5": (34.40, 0.9272)},
+                 protocols={"Set5": {"edsr-test": (34.40, 0.9272), "edsr-test+x8": (34.5264, 0.92812)}})
+    # LapSRN x2 Set5 published 37.52 / 0.9590, padded from 0.959: exact at 3 decimals under lapsrn-cvpr17
+    write_record(results, "lapsrn", model="lapsrn", scale=2, weights="LapSRN_x2.mat", params=407_441,
+                 metrics={"Set5": (37.48, 0.9586)}, protocols={"Set5": {"lapsrn-cvpr17": (37.5167, 0.95907)}})
+    records = load_records(results)
+    findings = {finding.rule: finding for finding in source_findings(compare_with_sources(records), records)}
+
+    exact = findings["released-exact"]
+    assert exact.title.startswith("Released models: 2 of 3 published cells print exactly under some protocol")
+    assert "1 under edsr-test+x8" in exact.title and "1 under lapsrn-cvpr17" in exact.title
+    assert "2 of 3 lie within 0.05 dB" in exact.detail
+    assert exact.items == ("lapsrn (carn-camera-ready: SSIM to 3 decimals)",)
+
+    (miss,) = findings["released-miss"].items
+    assert miss.startswith("carn_m ×2 Set5: published 37.53 / 0.9583 (carn-camera-ready); closest carn-sample "
+                           "37.4300 / 0.95830 (-0.1000 dB")
+    assert "likely cause: the authors' repository has no metric code" in miss
+
+    (ensemble,) = findings["self-ensemble"].items
+    assert ensemble.startswith("latticenet ×3 Set5") and "single pass at best common 34.4000" in ensemble
+
+    counts = findings["released-parameter-count"].items
+    assert counts == ("carn_m ×2: 414,811 in carn_m.pth; carn-camera-ready, carn-readme-urban100 print 412K",
+                      "lapsrn ×2: 407,441 in LapSRN_x2.mat; carn-camera-ready prints 813K")  # LatticeNet: none printed
+
+    corrections = findings["corrected-source"].items
+    assert "CARN-M ×2 Urban100: carn-camera-ready 30.83 / 0.9233, corrected by carn-readme-urban100 to 31.23 / " \
+           "0.9193" in corrections
+    assert any(item.startswith("CARN ×2 Urban100") and item.endswith("MREN's Table 5 quotes 31.92 / 0.9256, the "
+                                                                     "correction") for item in corrections)
+    assert findings["training-set"].items == ("lapsrn: 291 images (Yang's 91 + BSD200)",)
+
+
+def test_a_padding_claim_that_the_printed_digits_contradict_is_refused() -> None:
+    from harness.published.model_sources import SourceRow
+
+    row = {"label": "X", "model": None, "params": {}, "cells": {2: {"Set5": ["37.52", "0.9591"]}}}
+    assert SourceRow.model_validate({**row, "original_decimals": {"ssim": 4}})
+    with pytest.raises(ValueError, match="0.9591 is not a 3-decimal value padded with zeros"):
+        SourceRow.model_validate({**row, "original_decimals": {"ssim": 3}})

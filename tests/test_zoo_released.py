@@ -62,7 +62,7 @@ def test_registry_names_each_release_its_scales_and_protocols() -> None:
         assert all(protocol in protocols.PROTOCOLS for protocol in registry.entry(name).protocols)
     assert {name for name, _ in FILES} == {"lapsrn", "ms_lapsrn", "a2f_sd", "hpinet_m", "hpinet_s"}
     assert registry.entry("lapsrn").released.scales == (2, 4)  # x8 is no harness scale; x3 has no file
-    assert registry.entry("lapsrn").protocols == ("common", "lapsrn-matlab")
+    assert registry.entry("lapsrn").protocols == ("common", "lapsrn-cvpr17", "lapsrn-matlab")
     assert registry.entry("hpinet_m").protocols == ("common", "hpinet-test")
     assert registry.entry("a2f_sd").protocols == ("common", "a2f-validator")
 
@@ -256,3 +256,22 @@ def test_a2f_files_are_legacy_pickles_read_weights_only(shared_dir, scale: int) 
     state = READERS["pth"](path, scale)
     assert all(isinstance(tensor, torch.Tensor) for tensor in state.values())
     assert any(key.endswith("weight_g") for key in state) and any(key.endswith("weight_v") for key in state)
+
+
+def test_lapsrn_cvpr17_reads_a_one_channel_image_as_three_equal_channels() -> None:
+    """The April 2017 script calls rgb2ycbcr on every image, so its pack held grey images in three channels;
+    today's evaluate_SR.m scores a one-channel image on its grey values. On an RGB image the two agree."""
+    from harness.data.benchmark import ImagePair
+    from harness.evaluation.protocols import get
+
+    torch.manual_seed(0)
+    model = build("lapsrn", 2).eval()
+    rows, columns = np.mgrid[0:24, 0:20]
+    grey = ((rows * 7 + columns * 5) % 256).astype(np.uint8)
+    hr = np.repeat(grey[..., None], 3, axis=-1)
+    as_grey = ImagePair("bridge", hr, hr[::2, ::2], one_channel=True)
+    as_rgb = ImagePair("bridge", hr, hr[::2, ::2], one_channel=False)
+    device = torch.device("cpu")
+    cvpr17, today = get("lapsrn-cvpr17").score, get("lapsrn-matlab").score
+    assert cvpr17(model, as_grey, 2, device) == cvpr17(model, as_rgb, 2, device) == today(model, as_rgb, 2, device)
+    assert today(model, as_grey, 2, device) != today(model, as_rgb, 2, device)

@@ -34,9 +34,11 @@ class PrintedCell(_Frozen):
     def values(self) -> tuple[float, float]:
         return float(self.psnr), float(self.ssim)
 
-    def exact(self, psnr: float, ssim: float) -> tuple[bool, bool]:
-        """Whether measured values print as this cell does, at the source's own precision."""
-        return (f"{psnr:.{_decimals(self.psnr)}f}" == self.psnr, f"{ssim:.{_decimals(self.ssim)}f}" == self.ssim)
+    def exact(self, psnr: float, ssim: float, *, decimals: dict[str, int] | None = None) -> tuple[bool, bool]:
+        """Whether measured values print as this cell does, at the source's own precision, or at `decimals`
+        (metric -> decimals) where the source pads a value printed with fewer (`SourceRow.original_decimals`)."""
+        decimals = decimals or {}
+        return (_prints_as(psnr, self.psnr, decimals.get("psnr")), _prints_as(ssim, self.ssim, decimals.get("ssim")))
 
 
 class SourceRow(_Frozen):
@@ -44,6 +46,9 @@ class SourceRow(_Frozen):
     model: str | None  # the registry model it is, None where none is registered
     params: dict[int, str]  # scale -> the parameter count as printed
     cells: dict[int, dict[str, PrintedCell]]  # scale -> benchmark set -> (PSNR, SSIM) as printed
+    # metric -> decimals of the original publication, where this source quotes it padded with zeros (CARN's table
+    # prints LapSRN's 3-decimal SSIM 0.959 as 0.9590): "exact" is judged at the original's precision
+    original_decimals: dict[str, int] = {}
 
     @pydantic.field_validator("cells", mode="before")
     @classmethod
@@ -56,6 +61,15 @@ class SourceRow(_Frozen):
         unknown = set(self.cells) - set(SCALES)
         if unknown:
             raise ValueError(f"row {self.label!r}: scales {sorted(unknown)} are not among {SCALES}")
+        for metric, decimals in self.original_decimals.items():
+            if metric not in ("psnr", "ssim"):
+                raise ValueError(f"row {self.label!r}: original_decimals names {metric!r}, not psnr or ssim")
+            for sets in self.cells.values():
+                for name, cell in sets.items():
+                    printed = getattr(cell, metric)
+                    if _decimals(printed) < decimals or printed.split(".")[1][decimals:].strip("0"):
+                        raise ValueError(f"row {self.label!r}: {name} {metric} {printed} is not a {decimals}-decimal "
+                                         "value padded with zeros")
         return self
 
 
@@ -80,9 +94,24 @@ class PublishedCell:
     dataset: str
     cell: PrintedCell
 
+    def exact(self, psnr: float, ssim: float) -> tuple[bool, bool]:
+        """Whether measured values print as published, at the original publication's precision."""
+        return self.cell.exact(psnr, ssim, decimals=self.row.original_decimals)
+
+    @property
+    def padded(self) -> dict[str, int]:
+        """metric -> the original's decimals, where the source pads them."""
+        return dict(self.row.original_decimals)
+
 
 def _decimals(printed: str) -> int:
     return len(printed.split(".")[1]) if "." in printed else 0
+
+
+def _prints_as(value: float, printed: str, decimals: int | None) -> bool:
+    if decimals is None:
+        return f"{value:.{_decimals(printed)}f}" == printed
+    return f"{value:.{decimals}f}" == f"{float(printed):.{decimals}f}"
 
 
 @functools.cache

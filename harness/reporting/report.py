@@ -19,7 +19,7 @@ from harness.reporting import figures, visual_comparison
 from harness.reporting.budget import training_budget
 from harness.reporting.consistency import ClaimCheck, check_claims, consistency_findings
 from harness.reporting.findings import Finding, reproduction_findings, summarize
-from harness.reporting.model_sources import compare_with_sources
+from harness.reporting.model_sources import compare_with_sources, source_findings
 from harness.reporting.latex import latex_table
 from harness.reporting.tables import build_tables
 from harness.reporting.tolerance import MISMATCH_TOLERANCE
@@ -52,7 +52,8 @@ def build_report(results_dir: Path, paper: Paper | None = None) -> Report:
     views = [table_view(table) for table in tables.values()]
     paper_findings = consistency_findings(paper)
     claims: list[ClaimCheck] = check_claims(paper)
-    repro_findings = reproduction_findings(tables)
+    source_comparisons = compare_with_sources(records)
+    repro_findings = reproduction_findings(tables) + source_findings(source_comparisons, records)
 
     made: list[figures.Figure] = []
     missing: dict[str, str] = {}
@@ -86,7 +87,7 @@ def build_report(results_dir: Path, paper: Paper | None = None) -> Report:
         paper_findings=findings, reproduction_findings=budget_free, budget_findings=budget_limited,
         budget=training_budget(records, paper), counts=counts, claims=claims,
         figures=made, visuals=visuals, visual_notes=visual_notes, missing=missing,
-        conventions=convention_keys, environments=environments, source_comparisons=compare_with_sources(records),
+        conventions=convention_keys, environments=environments, source_comparisons=source_comparisons,
         tolerance=MISMATCH_TOLERANCE, epochs=paper.training_epochs)
     latex = {view.name: latex_table(view) for view in views}
     return Report(html=html, latex=latex, figures=made + visuals, findings=findings + repro_sorted)

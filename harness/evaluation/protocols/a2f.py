@@ -60,4 +60,6 @@ PROTOCOLS["a2f-validator"] = Protocol(
         "grayscale": "imread_uint: three equal channels (cv2.COLOR_GRAY2RGB), scored as RGB",
         "dataset_mean": "mean over images of the per-image values",
     },
-    score=_score_a2f_validator, luma_only=False)
+    score=_score_a2f_validator, luma_only=False,
+    assumed="the protocol behind the paper's table is not public: its repository's only PSNR code is this training-"
+            "time validator, and it has no SSIM")

@@ -24,6 +24,9 @@ class Protocol:
     score: Scorer  # (model, pair, scale, device) -> (PSNR, SSIM) of one image
     luma_only: bool  # runs only models with a luma(y_lr, y_up) method
     uses_lr_files: bool = True  # False: makes its own LR from the HR, as its script does
+    # What the transcription had to assume because the authors' code does not say it (no metric code, an LR pack
+    # that is not public): the report names it as the likely cause where a published number does not reproduce.
+    assumed: str | None = None
 
     def lr_source(self, benchmark_lr_source: str) -> str:
         return benchmark_lr_source if self.uses_lr_files else f"made from the HR: {self.conventions['lr']}"

@@ -48,4 +48,6 @@ PROTOCOLS["carn-sample"] = Protocol(
         "grayscale": "PIL convert('RGB'): replicated to three channels, then rgb2ycbcr like any RGB image",
         "dataset_mean": "mean over images of the per-image values",
     },
-    score=_score, luma_only=False)
+    score=_score, luma_only=False,
+    assumed="the authors' repository has no metric code and scored its own benchmark LR pack with a MATLAB script "
+            "that is not public: the scoring (SelfExSR's compute_difference.m) and the LR files are assumed")
