@@ -47,8 +47,10 @@ def _models(args: argparse.Namespace) -> list[str]:
         released = entry.released
         weights = (f"{released.file} ({released.format}; x{', x'.join(map(str, released.scales))})"
                    if released is not None else "none")
-        rows.append((name, ", ".join(f"x{scale}" for scale in scales), weights, ", ".join(entry.protocols),
-                     entry.label or ""))
+        trained_on = (f"weights trained on {released.other_training_set}"
+                      if released is not None and released.other_training_set else "")
+        note = "; ".join(part for part in (entry.label, trained_on) if part)
+        rows.append((name, ", ".join(f"x{scale}" for scale in scales), weights, ", ".join(entry.protocols), note))
     return _columns(rows)
 
 
