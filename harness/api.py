@@ -26,7 +26,7 @@ from harness.experiment.ray_executor import ClusterOptions, local_slots, open_ra
 from harness.experiment.spec import SpecTrial, load_spec
 from harness.experiment.trial import RunSettings, Trial, input_problems, resolve_trials
 from harness.experiment.trial_records import add_feeds, is_done
-from harness.records import TrialRecord
+from harness.records import TrialRecord, load_records
 from harness.results_layout import ResultsLayout
 
 SpecSource = Path | str | Sequence[SpecTrial]  # a spec file, or its trials as harness.experiment.spec loads them
@@ -73,7 +73,7 @@ def describe_plan(plan: GridPlan, name: str, profile: str) -> str:
 def price_plan(plan: GridPlan, settings: RunSettings, cluster: ClusterOptions, *, force: bool = False,
                on_note: Callable[[str], None] = lambda line: None) -> GridPrice:
     """The projection of the trials `plan` would run on this machine (harness/experiment/pricing.py), calibrating
-    what the cache does not hold."""
+    what the cache does not hold; the records of the results folder price the steps of the kinds they trained."""
     import torch
 
     slots = local_slots(cluster, os.cpu_count() or 1, torch.cuda.device_count())
@@ -81,7 +81,8 @@ def price_plan(plan: GridPlan, settings: RunSettings, cluster: ClusterOptions, *
                                 num_cpus=cluster.num_cpus, slots=slots)
     to_run = {trial.trial_id for trial in plan.to_run(force=force)}
     done = frozenset(trial.trial_id for trial in plan.trials if trial.trial_id not in to_run)
-    return price_grid(plan.trials, settings, placement, done=done, on_note=on_note)
+    records = load_records(settings.results_dir) if Path(settings.results_dir).is_dir() else []
+    return price_grid(plan.trials, settings, placement, done=done, on_note=on_note, records=records)
 
 
 def run_grid(spec: SpecSource, settings: RunSettings, *, cluster: ClusterOptions = ClusterOptions(),

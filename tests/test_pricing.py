@@ -130,3 +130,77 @@ def test_configs_with_the_same_modules_share_a_calibration() -> None:
     assert key({"n_mreb": 5}) != key({"n_mreb": 6})
     assert key({}) != key({}, scale=2)
     assert key({}) != _kind_key(Kind("mren", registry.make_config("mren", 4), 4, None), CPU_SLOTS, {})
+
+
+ONE_SLOT = Placement("cpu", "test CPU", slots=1, sharing=1, threads=1, share_of_device=1.0)
+
+
+def fake_cache(folder: Path, trials: list, settings: RunSettings, step_seconds: float, **fields: object) -> Path:
+    """A calibration cache holding every kind of `trials` at `step_seconds` a step, and nothing else to pay."""
+    from harness.experiment.pricing import _device_key, _kind_key, kind_of
+    from harness.training.calibration import Calibration
+    from harness.training.profiles import cpu_kernel_environment
+
+    environment_vars = cpu_kernel_environment(settings.profile)
+    entries = {_kind_key(kind_of(trial), ONE_SLOT, environment_vars): Calibration(
+        step_seconds=step_seconds, step_batch_measured=1, forward_seconds_per_lr_pixel=0.0,
+        forward_seconds_per_call=0.0, data_seconds=0.0, measured_seconds=1.0, concurrent=1, **fields).to_json()
+        for trial in trials}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{_device_key(ONE_SLOT, torch.__version__)}.json").write_text(json.dumps(entries))
+    return folder
+
+
+def fake_record(trial, steps_per_second: float, *, execution: str = "eager", compile_seconds: float | None = None,
+                **where: object):
+    """A finished record of `trial` that trained at `steps_per_second` on this machine (or as `where` says)."""
+    from harness.training.profiles import cpu_kernel_environment
+
+    here = environment(torch.device("cpu")).model_copy(update={
+        "torch_threads": 1, "kernel_overrides": {**cpu_kernel_environment("smoke"), "OMP_NUM_THREADS": "1"},
+        **where})
+    iterations = trial.config.train.iterations
+    training = Training(iterations=iterations, seconds=iterations / steps_per_second, resumed_from_iteration=None,
+                        curve=[], steps_per_second=steps_per_second, execution=execution,
+                        compile_seconds=compile_seconds)
+    return build_record(trial, metrics={}, params=0, macs=0, macs_input={}, macs_unsupported={}, training=training,
+                        visuals={}, environment=here, seconds=1.0)
+
+
+@pytest.fixture
+def no_kernel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.experiment.environment import KERNEL_VARIABLES
+
+    for name in KERNEL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_earlier_records_of_a_kind_price_its_steps(tmp_path: Path, no_kernel_variables: None) -> None:
+    settings = RunSettings("smoke", tmp_path / "results")
+    osa, scacb = plan_grid(tiny_spec(tmp_path), settings).trials
+    cache = fake_cache(tmp_path / "cache", [osa, scacb], settings, step_seconds=0.5)
+    records = [fake_record(osa, 10.0), fake_record(osa, 5.0),  # steps of 0.1 s and 0.2 s: a mean of 0.15 s
+               fake_record(scacb, 100.0, hostname="another-host"),  # measured elsewhere
+               fake_record(scacb, 100.0, torch_threads=4),  # with other threads
+               fake_record(scacb, 100.0, execution="compiled")]  # another execution than smoke's eager
+    grid = price_grid([osa, scacb], settings, ONE_SLOT, done=frozenset(), cache_dir=cache, records=records)
+    assert grid.trials[0].train_seconds == pytest.approx(90 * 0.15, rel=1e-3)
+    assert grid.trials[1].train_seconds == pytest.approx(90 * 0.5)  # the calibration: no record fits
+    assert (grid.steps_from_records, grid.steps_from_calibrations) == (1, 1)
+    assert "steps of 1 training kind from earlier records, 1 from calibrations" in grid.summary()
+    without = price_grid([osa, scacb], settings, ONE_SLOT, done=frozenset(), cache_dir=cache)
+    assert without.trials[0].train_seconds == pytest.approx(90 * 0.5) and without.steps_from_records == 0
+
+
+def test_a_run_prices_from_the_records_of_its_results_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import api
+    from harness.experiment.ray_executor import ClusterOptions
+    from harness.records import write_record
+
+    settings = RunSettings("smoke", tmp_path / "results")
+    plan = plan_grid(tiny_spec(tmp_path), settings)
+    write_record(settings.results_dir, fake_record(plan.trials[0], 10.0))
+    seen: dict = {}
+    monkeypatch.setattr(api, "price_grid", lambda *args, **kwargs: seen.update(kwargs))
+    api.price_plan(plan, settings, ClusterOptions())
+    assert [record.trial_id for record in seen["records"]] == [plan.trials[0].trial_id]

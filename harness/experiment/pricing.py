@@ -10,6 +10,13 @@ keyed by the device, torch's version, the threads, the sharing and the kind (`ca
 is measured: a second dry run prices at once. Configs that build the same modules with the same parameter shapes are
 one kind (the cost of a forward pass does not read a weight's value).
 
+Earlier trials of the same kind measured more than a calibration can: their records keep the training's steps per
+second, taken over whole runs with the real data stream. When the results folder holds finished records of a kind,
+run on this device (`_same_device`: device, its name, torch, host, threads and CPU kernel variables, as the trials
+would run) with the execution a trial resolves to (eager or compiled: harness/training/execution.py), the mean of
+their steady step times prices the trial's steps instead of the calibration's. Records do not say how many trials
+shared the device when they ran: they are taken as measured under the sharing of this run.
+
 A trial's projected time is its training steps times the measured step time, plus evaluation: a forward pass's
 measured cost per call and per LR pixel over the images of its evaluation sets, once per protocol of the model, once
 more for its visual crops and twice for its MAC count, plus the preparation of its training set. The wall time follows the grid's policy:
@@ -25,6 +32,7 @@ import json
 import os
 import pickle
 import platform
+import socket
 import subprocess
 import sys
 import threading
@@ -40,8 +48,10 @@ from harness.data.bundled import BUNDLED_EVAL, BUNDLED_SET, load_bundled
 from harness.data.images import list_images
 from harness.errors import UserError
 from harness.experiment.trial import RunSettings, Trial
+from harness.records import Environment, TrialRecord
 from harness.training.calibration import CALIBRATION_FORMAT, Calibration, Kind
-from harness.training.profiles import cpu_kernel_environment
+from harness.training.execution import default_execution
+from harness.training.profiles import TrainSettings, cpu_kernel_environment
 
 CACHE_VARIABLE = "MREN_CALIBRATION_CACHE"
 # Evaluation runs one forward pass per image and protocol, one more for the visual crops, and the MAC count traces
@@ -90,6 +100,9 @@ class GridPrice:
     placement: Placement
     calibration_seconds: float  # spent measuring now (0 when everything came from the cache)
     calibrated_kinds: int
+    # training kinds (kind and execution) whose steps were priced from earlier records, and from calibrations
+    steps_from_records: int = 0
+    steps_from_calibrations: int = 0
 
     @property
     def to_run(self) -> tuple[TrialPrice, ...]:
@@ -119,11 +132,16 @@ class GridPrice:
         place = self.placement
         measured = (f"calibrated {self.calibrated_kinds} kind{'s' if self.calibrated_kinds != 1 else ''} in "
                     f"{self.calibration_seconds:.0f} s" if self.calibrated_kinds else "calibrations from the cache")
+        sources = ""
+        if self.steps_from_records or self.steps_from_calibrations:
+            sources = (f"; steps of {self.steps_from_records} training kind"
+                       f"{'s' if self.steps_from_records != 1 else ''} from earlier records, "
+                       f"{self.steps_from_calibrations} from calibrations")
         return (f"projected on {place.device_name} ({place.device}, {place.slots} at a time, {place.sharing} sharing "
                 f"a device, {place.threads} thread{'s' if place.threads != 1 else ''} each): "
                 f"{len(self.to_run)} trial{'s' if len(self.to_run) != 1 else ''} ahead, {self.iterations:,} training "
                 f"iterations, "
-                f"{self.device_hours:,.2f} {place.unit}, wall time {duration(self.wall_seconds)} ({measured})")
+                f"{self.device_hours:,.2f} {place.unit}, wall time {duration(self.wall_seconds)} ({measured}{sources})")
 
     def lines(self) -> list[str]:
         """A line per trial to run, then the summary."""
@@ -156,8 +174,10 @@ def calibration_cache_dir() -> Path:
 
 
 def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placement, *, done: frozenset[str],
-               cache_dir: Path | None = None, on_note: Callable[[str], None] = lambda line: None) -> GridPrice:
-    """Price `trials` (those in `done` cost nothing), calibrating the kinds the cache does not hold."""
+               cache_dir: Path | None = None, on_note: Callable[[str], None] = lambda line: None,
+               records: Sequence[TrialRecord] = ()) -> GridPrice:
+    """Price `trials` (those in `done` cost nothing), calibrating the kinds the cache does not hold. `records`: the
+    finished trials of the results folder, whose measured speed prices the steps of trials of their kind."""
     import torch
 
     cache_file = (cache_dir or calibration_cache_dir()) / f"{_device_key(placement, torch.__version__)}.json"
@@ -187,6 +207,9 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
                        if not pixels.lr_pixels(name, 1)})
     if unpriced:
         on_note(f"not priced: evaluation on {', '.join(unpriced)} (not under the data root)")
+    measured_steps = _measured_step_seconds(records, placement, environment)
+    from_records: set[tuple[str, str]] = set()
+    from_calibrations: set[tuple[str, str]] = set()
     prices = []
     for trial in trials:
         config = trial.config
@@ -195,6 +218,14 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
             continue
         calibration = Calibration(**cache[keys[kind_of(trial)]])
         iterations = config.train.iterations if config.train is not None else 0
+        step_seconds = calibration.step_seconds
+        if config.train is not None:
+            trained = (keys[kind_of(trial)], execution_of(trial, settings, placement))
+            if trained in measured_steps:
+                step_seconds = sum(measured_steps[trained]) / len(measured_steps[trained])
+                from_records.add(trained)
+            else:
+                from_calibrations.add(trained)
         protocols = len(registry.entry(config.model).protocols) if config.mode != "complexity" else 0
         eval_pixels = sum(pixels.lr_pixels(name, config.scale) for name in config.eval_sets)
         visual_pixels = max((pixels.largest_lr_pixels(name, config.scale) for name in config.eval_sets), default=0)
@@ -204,9 +235,90 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
                  + (VISUAL_FORWARDS if config.eval_sets else 0) + MAC_COUNT_FORWARDS)
         other = (calibration.forward_seconds_per_lr_pixel * forward_pixels + calibration.forward_seconds_per_call * calls
                  + calibration.data_seconds)
-        prices.append(TrialPrice(trial.trial_id, trial.label, iterations, iterations * calibration.step_seconds,
-                                 other, False))
-    return GridPrice(tuple(prices), placement, measured, len(missing))
+        prices.append(TrialPrice(trial.trial_id, trial.label, iterations, iterations * step_seconds, other, False))
+    return GridPrice(tuple(prices), placement, measured, len(missing), len(from_records), len(from_calibrations))
+
+
+def execution_of(trial: Trial, settings: RunSettings, placement: Placement) -> str:
+    """How the trial's steps will run (harness/training/execution.py), as its record will say: CUDA graphs asked
+    for off a CUDA device run compiled without them."""
+    execution = default_execution(settings.execution, trial.config.train.profile)
+    return "compiled" if execution == "compiled+cudagraphs" and placement.device != "cuda" else execution
+
+
+def _measured_step_seconds(records: Sequence[TrialRecord], placement: Placement,
+                           environment: dict[str, str]) -> dict[tuple[str, str], list[float]]:
+    """Steady step times of the records that trained on this device, by (kind key, execution). A record's speed is
+    its last run's iterations over that run's seconds, which include the compilation of a compiled run: it is
+    taken out (and priced on its own)."""
+    import torch
+
+    here = _this_device(placement.device)
+    steps: dict[tuple[str, str], list[float]] = {}
+    for record in records:
+        training = record.training
+        if training is None or not training.steps_per_second:
+            continue
+        if not _same_device(record.environment, placement, environment, here, torch.__version__):
+            continue
+        kind = _record_kind(record)
+        if kind is None:
+            continue
+        trained = training.iterations - (training.resumed_from_iteration or 0)
+        if trained <= 0:
+            continue
+        run_seconds = trained / training.steps_per_second
+        step = max(run_seconds - (training.compile_seconds or 0.0), 0.0) / trained
+        if step > 0:
+            steps.setdefault((_kind_key(kind, placement, environment), training.execution), []).append(step)
+    return steps
+
+
+# Set per process by the executor (Ray sets them to a task's CPUs): the threads are compared as torch_threads.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _this_device(device: str) -> tuple[str, str]:
+    """(device name as records write it, host name) of this machine."""
+    import torch
+
+    from harness.experiment.environment import environment
+
+    return environment(torch.device(device)).device_name, socket.gethostname()
+
+
+def _same_device(recorded: Environment, placement: Placement, kernels: dict[str, str], here: tuple[str, str],
+                 torch_version: str) -> bool:
+    """Whether a record ran where the trials will: what keys the calibration cache (device, its name, torch), on
+    this host, with the trials' threads and CPU kernel variables (what a calibration's kind key holds)."""
+    from harness.experiment.environment import KERNEL_VARIABLES
+
+    expected = {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ} | kernels
+    recorded_kernels = {name: value for name, value in recorded.kernel_overrides.items()
+                        if name not in _THREAD_VARIABLES}
+    expected = {name: value for name, value in expected.items() if name not in _THREAD_VARIABLES}
+    return (recorded.device == placement.device and (recorded.device_name, recorded.hostname) == here
+            and recorded.torch == torch_version and recorded.torch_threads == placement.threads
+            and recorded_kernels == expected)
+
+
+def _record_kind(record: TrialRecord) -> Kind | None:
+    """The kind of a record's trial, rebuilt from its config; None when this harness cannot rebuild it (a model of
+    a plugin not loaded, settings of another version)."""
+    config = record.config
+    if config.train is None:
+        return None
+    try:
+        model_config = registry.make_config(config.model, config.scale, {
+            name: _tuples(value) for name, value in config.model_config_.items() if name != "scale"}, from_text=False)
+        return Kind(config.model, model_config, config.scale, TrainSettings(**config.train))
+    except (UserError, TypeError, ValueError):
+        return None
+
+
+def _tuples(value: Any) -> Any:
+    """JSON's lists as the tuples frozen configs hold."""
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
 
 
 def _calibrate(kinds: list[Kind], settings: RunSettings, placement: Placement, environment: dict[str, str],
