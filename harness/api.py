@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 from harness.errors import UserError
 from harness.experiment.grid_policy import Failure, GridPlan, GridSink, Sinks, plan_trials, run_attempts
-from harness.experiment.grid_sinks import standard_sinks
+from harness.experiment.grid_sinks import CompileTimeKeeper, standard_sinks
 from harness.experiment.lock import ResultsLock
 from harness.experiment.pricing import GridPrice, local_placement, price_grid
 from harness.experiment.ray_executor import ClusterOptions, local_slots, open_ray_executor
@@ -97,8 +97,10 @@ def run_grid(spec: SpecSource, settings: RunSettings, *, cluster: ClusterOptions
     requested = spec_trials(spec)
     name = name or (str(spec) if isinstance(spec, (str, Path)) else "grid")
     layout = ResultsLayout(Path(settings.results_dir))
-    told = Sinks(standard_sinks(layout.root, profile=settings.profile, spec=name,
-                                show_nodes=cluster.address is not None) if sinks is None else sinks)
+    chosen = standard_sinks(layout.root, profile=settings.profile, spec=name,
+                            show_nodes=cluster.address is not None) if sinks is None else sinks
+    # a compiled trial's compile time goes back into its calibration, whatever the caller keeps
+    told = Sinks([*chosen, CompileTimeKeeper()])
 
     def say_waiting(holder: str) -> None:
         told.note(f"waiting: the results folder is in use by another run ({holder})")

@@ -204,3 +204,44 @@ def test_a_run_prices_from_the_records_of_its_results_folder(tmp_path: Path, mon
     monkeypatch.setattr(api, "price_grid", lambda *args, **kwargs: seen.update(kwargs))
     api.price_plan(plan, settings, ClusterOptions())
     assert [record.trial_id for record in seen["records"]] == [plan.trials[0].trial_id]
+
+
+def test_compile_time_comes_from_records_then_the_cache_else_is_said_unknown(tmp_path: Path,
+                                                                              no_kernel_variables: None) -> None:
+    from harness.experiment.grid_sinks import CompileTimeKeeper
+
+    settings = RunSettings("smoke", tmp_path / "results", execution="compiled")
+    osa, scacb = plan_grid(tiny_spec(tmp_path), settings).trials
+    cache = fake_cache(tmp_path / "cache", [osa, scacb], settings, step_seconds=0.5)
+    unknown = price_grid([osa, scacb], settings, ONE_SLOT, done=frozenset(), cache_dir=cache)
+    assert [price.compile_seconds for price in unknown.trials] == [0.0, 0.0] and unknown.compile_unknown == 2
+    assert "compile time not yet known for 2 compiled kinds, not included" in unknown.summary()
+    # 90 steady steps of 0.1 s after 30 s of compiling: the record's speed is 90 / 39 s
+    records = [fake_record(osa, 90 / 39.0, execution="compiled", compile_seconds=30.0)]
+    grid = price_grid([osa, scacb], settings, ONE_SLOT, done=frozenset(), cache_dir=cache, records=records)
+    assert grid.trials[0].train_seconds == pytest.approx(9.0, rel=1e-3)
+    assert grid.trials[0].compile_seconds == pytest.approx(30.0) and grid.compile_unknown == 1
+    assert grid.trials[0].seconds == pytest.approx(39.0, rel=1e-3) and "compile 0m30s" in grid.lines()[0]
+    # the finished compiled trial writes its compile time back into its kind's calibration
+    keeper = CompileTimeKeeper()
+    keeper.priced(grid)
+    keeper.finished(scacb, TrialResult(scacb.trial_id, fake_record(scacb, 2.0, execution="compiled",
+                                                                    compile_seconds=12.0), {}, 1.0, ""))
+    again = price_grid([osa, scacb], settings, ONE_SLOT, done=frozenset(), cache_dir=cache)
+    assert again.trials[1].compile_seconds == pytest.approx(12.0) and again.trials[1].train_seconds == 45.0
+    assert again.compile_unknown == 1  # osa: its record is not in this projection, and nothing was written for it
+    eager = price_grid([osa, scacb], RunSettings("smoke", tmp_path / "results"), ONE_SLOT, done=frozenset(),
+                       cache_dir=cache, records=records)
+    assert eager.compile_unknown == 0 and all(price.compile_seconds == 0 for price in eager.trials)
+
+
+def test_cache_entries_written_before_compile_times_still_read(tmp_path: Path, no_kernel_variables: None) -> None:
+    settings = RunSettings("smoke", tmp_path / "results")
+    trials = plan_grid(tiny_spec(tmp_path), settings).trials
+    cache = fake_cache(tmp_path / "cache", trials, settings, step_seconds=0.5)
+    [path] = cache.glob("*.json")
+    older = {key: {name: value for name, value in entry.items() if name != "compile_seconds"}
+             for key, entry in json.loads(path.read_text()).items()}
+    path.write_text(json.dumps(older))
+    grid = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache)
+    assert grid.calibrated_kinds == 0 and grid.trials[0].train_seconds == pytest.approx(45.0)

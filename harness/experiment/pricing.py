@@ -17,6 +17,11 @@ would run) with the execution a trial resolves to (eager or compiled: harness/tr
 their steady step times prices the trial's steps instead of the calibration's. Records do not say how many trials
 shared the device when they ran: they are taken as measured under the sharing of this run.
 
+A compiled trial (harness/training/execution.py: `auto` compiles the paper profile) also pays its compilation, at
+its first steps: the mean `training.compile_seconds` of the records that priced its steps, else the compile time a
+finished compiled trial of the kind wrote back into the calibration cache (`keep_compile_seconds`), else it is not
+known, not included, and the summary says for how many kinds. Calibrations time eager steps only.
+
 A trial's projected time is its training steps times the measured step time, plus evaluation: a forward pass's
 measured cost per call and per LR pixel over the images of its evaluation sets, once per protocol of the model, once
 more for its visual crops and twice for its MAC count, plus the preparation of its training set. The wall time follows the grid's policy:
@@ -26,6 +31,7 @@ trials start in order as slots free up.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import hashlib
 import json
@@ -37,7 +43,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -48,7 +54,7 @@ from harness.data.bundled import BUNDLED_EVAL, BUNDLED_SET, load_bundled
 from harness.data.images import list_images
 from harness.errors import UserError
 from harness.experiment.trial import RunSettings, Trial
-from harness.records import Environment, TrialRecord
+from harness.records import Environment, Training, TrialRecord
 from harness.training.calibration import CALIBRATION_FORMAT, Calibration, Kind
 from harness.training.execution import default_execution
 from harness.training.profiles import TrainSettings, cpu_kernel_environment
@@ -84,10 +90,11 @@ class TrialPrice:
     train_seconds: float
     other_seconds: float  # evaluation, visual crops, MAC count, training set preparation
     done: bool
+    compile_seconds: float = 0.0  # a compiled trial's compilation, when known
 
     @property
     def seconds(self) -> float:
-        return self.train_seconds + self.other_seconds
+        return self.train_seconds + self.compile_seconds + self.other_seconds
 
     @property
     def steps_per_second(self) -> float | None:
@@ -103,6 +110,9 @@ class GridPrice:
     # training kinds (kind and execution) whose steps were priced from earlier records, and from calibrations
     steps_from_records: int = 0
     steps_from_calibrations: int = 0
+    compile_unknown: int = 0  # compiled training kinds whose compile time nothing has measured yet (not included)
+    cache_file: Path | None = None  # where the calibrations are cached
+    kind_keys: dict[str, str] = field(default_factory=dict, compare=False)  # trial id -> its kind's cache key
 
     @property
     def to_run(self) -> tuple[TrialPrice, ...]:
@@ -141,12 +151,15 @@ class GridPrice:
                 f"a device, {place.threads} thread{'s' if place.threads != 1 else ''} each): "
                 f"{len(self.to_run)} trial{'s' if len(self.to_run) != 1 else ''} ahead, {self.iterations:,} training "
                 f"iterations, "
-                f"{self.device_hours:,.2f} {place.unit}, wall time {duration(self.wall_seconds)} ({measured}{sources})")
+                f"{self.device_hours:,.2f} {place.unit}, wall time {duration(self.wall_seconds)} ({measured}{sources})"
+                + (f"; compile time not yet known for {self.compile_unknown} compiled kind"
+                   f"{'s' if self.compile_unknown != 1 else ''}, not included" if self.compile_unknown else ""))
 
     def lines(self) -> list[str]:
         """A line per trial to run, then the summary."""
         rows = [f"  {price.trial_id}  {price.label:<40}  {price.iterations:>11,} it  {duration(price.seconds):>9}"
                 + (f"  ({price.steps_per_second:.2f} it/s)" if price.steps_per_second else "")
+                + (f"  (compile {duration(price.compile_seconds)})" if price.compile_seconds else "")
                 for price in self.to_run]
         return [*rows, self.summary()]
 
@@ -207,9 +220,10 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
                        if not pixels.lr_pixels(name, 1)})
     if unpriced:
         on_note(f"not priced: evaluation on {', '.join(unpriced)} (not under the data root)")
-    measured_steps = _measured_step_seconds(records, placement, environment)
+    measured_runs = _measured_runs(records, placement, environment)
     from_records: set[tuple[str, str]] = set()
     from_calibrations: set[tuple[str, str]] = set()
+    compile_unknown: set[tuple[str, str]] = set()
     prices = []
     for trial in trials:
         config = trial.config
@@ -218,14 +232,22 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
             continue
         calibration = Calibration(**cache[keys[kind_of(trial)]])
         iterations = config.train.iterations if config.train is not None else 0
-        step_seconds = calibration.step_seconds
+        step_seconds, compile_seconds = calibration.step_seconds, 0.0
         if config.train is not None:
             trained = (keys[kind_of(trial)], execution_of(trial, settings, placement))
-            if trained in measured_steps:
-                step_seconds = sum(measured_steps[trained]) / len(measured_steps[trained])
+            runs = measured_runs.get(trained)
+            if runs is not None:
+                step_seconds = _mean_of(runs.step_seconds)
                 from_records.add(trained)
             else:
                 from_calibrations.add(trained)
+            if trained[1] != "eager":
+                if runs is not None and runs.compile_seconds:
+                    compile_seconds = _mean_of(runs.compile_seconds)
+                elif trained[1] in calibration.compile_seconds:
+                    compile_seconds = calibration.compile_seconds[trained[1]]
+                else:
+                    compile_unknown.add(trained)
         protocols = len(registry.entry(config.model).protocols) if config.mode != "complexity" else 0
         eval_pixels = sum(pixels.lr_pixels(name, config.scale) for name in config.eval_sets)
         visual_pixels = max((pixels.largest_lr_pixels(name, config.scale) for name in config.eval_sets), default=0)
@@ -235,8 +257,32 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
                  + (VISUAL_FORWARDS if config.eval_sets else 0) + MAC_COUNT_FORWARDS)
         other = (calibration.forward_seconds_per_lr_pixel * forward_pixels + calibration.forward_seconds_per_call * calls
                  + calibration.data_seconds)
-        prices.append(TrialPrice(trial.trial_id, trial.label, iterations, iterations * step_seconds, other, False))
-    return GridPrice(tuple(prices), placement, measured, len(missing), len(from_records), len(from_calibrations))
+        prices.append(TrialPrice(trial.trial_id, trial.label, iterations, iterations * step_seconds, other, False,
+                                 compile_seconds))
+    return GridPrice(tuple(prices), placement, measured, len(missing), len(from_records), len(from_calibrations),
+                     len(compile_unknown), cache_file,
+                     {trial.trial_id: keys[kind_of(trial)] for trial in trials if trial.trial_id not in done})
+
+
+def keep_compile_seconds(price: GridPrice, trial_id: str, training: Training | None) -> None:
+    """A finished compiled trial's compile time into its kind's calibration cache entry, for the next projection of
+    that kind on this device (harness/experiment/grid_sinks.py CompileTimeKeeper calls it)."""
+    key = price.kind_keys.get(trial_id)
+    if (training is None or training.execution == "eager" or training.compile_seconds is None or key is None
+            or price.cache_file is None):
+        return
+    cache = _read_cache(price.cache_file)
+    if key not in cache:
+        return
+    cache[key]["compile_seconds"] = {**cache[key]["compile_seconds"], training.execution: training.compile_seconds}
+    try:
+        write_json_atomic(price.cache_file, cache)
+    except OSError:
+        pass  # the next projection only lacks this compile time
+
+
+def _mean_of(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 def execution_of(trial: Trial, settings: RunSettings, placement: Placement) -> str:
@@ -246,15 +292,23 @@ def execution_of(trial: Trial, settings: RunSettings, placement: Placement) -> s
     return "compiled" if execution == "compiled+cudagraphs" and placement.device != "cuda" else execution
 
 
-def _measured_step_seconds(records: Sequence[TrialRecord], placement: Placement,
-                           environment: dict[str, str]) -> dict[tuple[str, str], list[float]]:
-    """Steady step times of the records that trained on this device, by (kind key, execution). A record's speed is
-    its last run's iterations over that run's seconds, which include the compilation of a compiled run: it is
-    taken out (and priced on its own)."""
+@dataclass
+class _Runs:
+    """What the records of one kind and execution measured."""
+
+    step_seconds: list[float]  # steady step times
+    compile_seconds: list[float]  # compile times of the compiled runs that kept one
+
+
+def _measured_runs(records: Sequence[TrialRecord], placement: Placement,
+                   environment: dict[str, str]) -> dict[tuple[str, str], _Runs]:
+    """What the records that trained on this device measured, by (kind key, execution). A record's speed is its
+    last run's iterations over that run's seconds, which include the compilation of a compiled run: it is taken
+    out (and priced on its own)."""
     import torch
 
     here = _this_device(placement.device)
-    steps: dict[tuple[str, str], list[float]] = {}
+    runs: dict[tuple[str, str], _Runs] = {}
     for record in records:
         training = record.training
         if training is None or not training.steps_per_second:
@@ -270,8 +324,11 @@ def _measured_step_seconds(records: Sequence[TrialRecord], placement: Placement,
         run_seconds = trained / training.steps_per_second
         step = max(run_seconds - (training.compile_seconds or 0.0), 0.0) / trained
         if step > 0:
-            steps.setdefault((_kind_key(kind, placement, environment), training.execution), []).append(step)
-    return steps
+            kept = runs.setdefault((_kind_key(kind, placement, environment), training.execution), _Runs([], []))
+            kept.step_seconds.append(step)
+            if training.compile_seconds is not None:
+                kept.compile_seconds.append(training.compile_seconds)
+    return runs
 
 
 # Set per process by the executor (Ray sets them to a task's CPUs): the threads are compared as torch_threads.
@@ -409,9 +466,15 @@ def _read_cache(path: Path) -> dict[str, dict]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    fields = set(Calibration.__dataclass_fields__)
-    return {key: value for key, value in data.items() if isinstance(value, dict) and set(value) == fields} \
-        if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    fields = Calibration.__dataclass_fields__
+    required = {name for name, spec in fields.items()
+                if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING}
+    defaults = Calibration(**{name: 0 for name in required}).to_json()
+    # entries written before a field with a default existed read with that default
+    return {key: {**defaults, **value} for key, value in data.items()
+            if isinstance(value, dict) and required <= set(value) <= set(fields)}
 
 
 class _EvalPixels:

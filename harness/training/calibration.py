@@ -22,7 +22,7 @@ import json
 import pickle
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -62,6 +62,9 @@ class Calibration:
     data_seconds: float  # preparing the training set (bundled images only)
     measured_seconds: float  # what the calibration itself took
     concurrent: int  # copies measured at once (trials sharing the device)
+    # A compiled trial's compile time by execution ("compiled", "compiled+cudagraphs"), written back by the driver
+    # when a compiled trial of the kind finishes (harness/experiment/pricing.py): a calibration never compiles.
+    compile_seconds: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
