@@ -71,9 +71,10 @@ def describe_plan(plan: GridPlan, name: str, profile: str) -> str:
 
 
 def price_plan(plan: GridPlan, settings: RunSettings, cluster: ClusterOptions, *, force: bool = False,
-               on_note: Callable[[str], None] = lambda line: None) -> GridPrice:
+               on_note: Callable[[str], None] = lambda line: None, recalibrate: bool = False) -> GridPrice:
     """The projection of the trials `plan` would run on this machine (harness/experiment/pricing.py), calibrating
-    what the cache does not hold; the records of the results folder price the steps of the kinds they trained."""
+    what the cache does not hold (everything with `recalibrate`); the records of the results folder price the steps
+    of the kinds they trained."""
     import torch
 
     slots = local_slots(cluster, os.cpu_count() or 1, torch.cuda.device_count())
@@ -82,17 +83,20 @@ def price_plan(plan: GridPlan, settings: RunSettings, cluster: ClusterOptions, *
     to_run = {trial.trial_id for trial in plan.to_run(force=force)}
     done = frozenset(trial.trial_id for trial in plan.trials if trial.trial_id not in to_run)
     records = load_records(settings.results_dir) if Path(settings.results_dir).is_dir() else []
-    return price_grid(plan.trials, settings, placement, done=done, on_note=on_note, records=records)
+    return price_grid(plan.trials, settings, placement, done=done, on_note=on_note, records=records,
+                      recalibrate=recalibrate)
 
 
 def run_grid(spec: SpecSource, settings: RunSettings, *, cluster: ClusterOptions = ClusterOptions(),
              retries: int = 1, force: bool = False, sinks: Sequence[GridSink] | None = None,
-             wait: bool = False, name: str | None = None, price: bool = True) -> GridResult:
+             wait: bool = False, name: str | None = None, price: bool = True,
+             recalibrate: bool = False) -> GridResult:
     """Run every trial of `spec` that has no record in `settings.results_dir` (all of them with `force`, from
     scratch), each retried up to `retries` times after a crash. `wait`: when another run holds the results folder,
     wait for it to end instead of raising UserError. `name`: what messages and the run state call the spec (default:
     its file). `price`: project each trial's time and the grid's before running (a local run only: a cluster's
-    devices are not this machine's), tell the sinks, and keep each projection in its record."""
+    devices are not this machine's), tell the sinks, and keep each projection in its record; `recalibrate`: measure
+    every kind again for it, ignoring the calibration cache."""
     started = time.perf_counter()
     requested = spec_trials(spec)
     name = name or (str(spec) if isinstance(spec, (str, Path)) else "grid")
@@ -121,7 +125,8 @@ def run_grid(spec: SpecSource, settings: RunSettings, *, cluster: ClusterOptions
             return GridResult((), (), plan.skipped(force=force), time.perf_counter() - started)
         if price and cluster.address is None:
             try:
-                grid_price = price_plan(plan, settings, cluster, force=force, on_note=told.note)
+                grid_price = price_plan(plan, settings, cluster, force=force, on_note=told.note,
+                                        recalibrate=recalibrate)
             except UserError as error:  # a failed calibration costs the projection, not the run
                 told.note(f"not priced: {error}")
             else:

@@ -133,6 +133,7 @@ def test_configs_with_the_same_modules_share_a_calibration() -> None:
 
 
 ONE_SLOT = Placement("cpu", "test CPU", slots=1, sharing=1, threads=1, share_of_device=1.0)
+FAKE_LOAD = 0.2  # per CPU, where the fake caches were measured
 
 
 def fake_cache(folder: Path, trials: list, settings: RunSettings, step_seconds: float, **fields: object) -> Path:
@@ -144,7 +145,8 @@ def fake_cache(folder: Path, trials: list, settings: RunSettings, step_seconds: 
     environment_vars = cpu_kernel_environment(settings.profile)
     entries = {_kind_key(kind_of(trial), ONE_SLOT, environment_vars): Calibration(
         step_seconds=step_seconds, step_batch_measured=1, forward_seconds_per_lr_pixel=0.0,
-        forward_seconds_per_call=0.0, data_seconds=0.0, measured_seconds=1.0, concurrent=1, **fields).to_json()
+        forward_seconds_per_call=0.0, data_seconds=0.0, measured_seconds=1.0, concurrent=1,
+        **{"load_per_cpu": FAKE_LOAD, "measured_at": "2026-12-03T12:00:00Z", **fields}).to_json()
         for trial in trials}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{_device_key(ONE_SLOT, torch.__version__)}.json").write_text(json.dumps(entries))
@@ -169,10 +171,14 @@ def fake_record(trial, steps_per_second: float, *, execution: str = "eager", com
 
 @pytest.fixture
 def no_kernel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No kernel variable in this process, and the load the fake caches were measured at (harness/experiment/
+    pricing.py measures a calibration again under another load)."""
+    from harness.experiment import pricing
     from harness.experiment.environment import KERNEL_VARIABLES
 
     for name in KERNEL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pricing, "current_load_per_cpu", lambda: FAKE_LOAD)
 
 
 def test_earlier_records_of_a_kind_price_its_steps(tmp_path: Path, no_kernel_variables: None) -> None:
@@ -245,3 +251,67 @@ def test_cache_entries_written_before_compile_times_still_read(tmp_path: Path, n
     path.write_text(json.dumps(older))
     grid = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache)
     assert grid.calibrated_kinds == 0 and grid.trials[0].train_seconds == pytest.approx(45.0)
+
+
+@pytest.fixture
+def fake_calibrations(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Calibrations measured at once, as steps of 0.25 s, instead of in child processes; the kinds measured."""
+    from harness.experiment import pricing
+    from harness.training.calibration import Calibration
+
+    measured: list = []
+
+    def calibrate(kinds, settings, placement, environment, keep) -> None:
+        for kind in kinds:
+            measured.append(kind)
+            keep(kind, Calibration(0.25, 1, 0.0, 0.0, 0.0, 0.1, 1))
+
+    monkeypatch.setattr(pricing, "_calibrate", calibrate)
+    return measured
+
+
+def test_calibrations_from_another_load_are_measured_again(tmp_path: Path, no_kernel_variables: None,
+                                                           fake_calibrations: list,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.experiment import pricing
+
+    settings = RunSettings("smoke", tmp_path / "results")
+    trials = plan_grid(tiny_spec(tmp_path), settings).trials
+    cache = fake_cache(tmp_path / "cache", trials, settings, step_seconds=0.5, compile_seconds={"compiled": 7.0})
+    notes: list[str] = []
+    monkeypatch.setattr(pricing, "current_load_per_cpu", lambda: 1.4)  # contention 1.4 against 1: close enough
+    grid = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache, on_note=notes.append)
+    assert grid.calibrated_kinds == 0 and not fake_calibrations and not notes
+    monkeypatch.setattr(pricing, "current_load_per_cpu", lambda: 3.0)  # three trials to a core: a third as fast
+    grid = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache, on_note=notes.append)
+    assert grid.calibrated_kinds == 2 and len(fake_calibrations) == 2
+    assert grid.trials[0].train_seconds == pytest.approx(90 * 0.25)
+    assert notes[0].startswith("re-calibrating 2 cached kinds: measured at load 0.2 per CPU (from "
+                               "2026-12-03T12:00:00Z); now 3.0 per CPU")
+    [path] = cache.glob("*.json")
+    for entry in json.loads(path.read_text()).values():
+        assert entry["load_per_cpu"] == 3.0 and entry["measured_at"] != "2026-12-03T12:00:00Z"
+        assert entry["compile_seconds"] == {"compiled": 7.0}  # no calibration measures it: kept
+    again = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache)  # still at load 3.0
+    assert again.calibrated_kinds == 0 and len(fake_calibrations) == 2
+
+
+def test_recalibrate_ignores_the_cache_and_entries_without_a_load_are_measured_again(
+        tmp_path: Path, no_kernel_variables: None, fake_calibrations: list) -> None:
+    settings = RunSettings("smoke", tmp_path / "results")
+    trials = plan_grid(tiny_spec(tmp_path), settings).trials
+    cache = fake_cache(tmp_path / "cache", trials, settings, step_seconds=0.5)
+    notes: list[str] = []
+    grid = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache, on_note=notes.append,
+                      recalibrate=True)
+    assert grid.calibrated_kinds == 2 and notes[0] == "re-calibrating 2 cached kinds: --recalibrate"
+    [path] = cache.glob("*.json")
+    entries = json.loads(path.read_text())
+    first = sorted(entries)[0]
+    entries[first] = {name: value for name, value in entries[first].items()
+                      if name not in ("load_per_cpu", "measured_at")}  # as written before loads were kept
+    path.write_text(json.dumps(entries))
+    notes.clear()
+    grid = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache, on_note=notes.append)
+    assert grid.calibrated_kinds == 1 and len(fake_calibrations) == 3
+    assert notes[0] == "re-calibrating 1 cached kind: 1 without a recorded load (now 0.2 per CPU)"

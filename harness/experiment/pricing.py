@@ -22,6 +22,12 @@ its first steps: the mean `training.compile_seconds` of the records that priced 
 finished compiled trial of the kind wrote back into the calibration cache (`keep_compile_seconds`), else it is not
 known, not included, and the summary says for how many kinds. Calibrations time eager steps only.
 
+A calibration is only as good as the load it was measured under: each cache entry keeps the host's load average per
+CPU and the time when it was measured. What slows a CPU-bound trial is contention, max(1, load per CPU): the share of
+a core it gets. When the contention now and the entry's are more than STALE_CONTENTION_RATIO apart, the kind is
+measured again (and a line says so); `run --recalibrate` measures every kind again. On a GPU the same rule holds: an
+eager step there is launch-bound, paced by the host CPU, and a GPU calibration costs seconds.
+
 A trial's projected time is its training steps times the measured step time, plus evaluation: a forward pass's
 measured cost per call and per LR pixel over the images of its evaluation sets, once per protocol of the model, once
 more for its visual crops and twice for its MAC count, plus the preparation of its training set. The wall time follows the grid's policy:
@@ -64,6 +70,9 @@ CACHE_VARIABLE = "MREN_CALIBRATION_CACHE"
 # the model at PAPER_MACS_INPUT (about two forward passes' worth).
 MAC_COUNT_FORWARDS = 2
 VISUAL_FORWARDS = 1
+# A cached calibration is measured again when max(1, load per CPU) now and when it was measured differ by more than
+# this factor: a CPU-bound trial's speed follows its share of a core, and idle loads (below 1 per CPU) leave it whole.
+STALE_CONTENTION_RATIO = 1.5
 
 
 @dataclass(frozen=True)
@@ -188,9 +197,10 @@ def calibration_cache_dir() -> Path:
 
 def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placement, *, done: frozenset[str],
                cache_dir: Path | None = None, on_note: Callable[[str], None] = lambda line: None,
-               records: Sequence[TrialRecord] = ()) -> GridPrice:
-    """Price `trials` (those in `done` cost nothing), calibrating the kinds the cache does not hold. `records`: the
-    finished trials of the results folder, whose measured speed prices the steps of trials of their kind."""
+               records: Sequence[TrialRecord] = (), recalibrate: bool = False) -> GridPrice:
+    """Price `trials` (those in `done` cost nothing), calibrating the kinds the cache does not hold, or holds from
+    another load, or all of them with `recalibrate`. `records`: the finished trials of the results folder, whose
+    measured speed prices the steps of trials of their kind."""
     import torch
 
     cache_file = (cache_dir or calibration_cache_dir()) / f"{_device_key(placement, torch.__version__)}.json"
@@ -200,14 +210,23 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
     keys = {kind: _kind_key(kind, placement, environment) for kind in kinds}
     # one kind per key: configs that build the same modules with the same parameter shapes cost the same
     representatives = {keys[kind]: kind for kind in sorted(kinds, key=lambda kind: json.dumps(kind.to_json()))}
-    missing = [representatives[key] for key in sorted(representatives) if key not in cache]
+    load = current_load_per_cpu()
+    stale = sorted(key for key in representatives if key in cache
+                   and (recalibrate or _is_stale(cache[key]["load_per_cpu"], load)))
+    if stale:
+        on_note(f"re-calibrating {len(stale)} cached kind{'s' if len(stale) != 1 else ''}: "
+                + ("--recalibrate" if recalibrate else _stale_reason([cache[key] for key in stale], load)))
+    missing = [representatives[key] for key in sorted(representatives) if key not in cache or key in stale]
     started = time.perf_counter()
     if missing:
         on_note(f"calibrating {len(missing)} kind{'s' if len(missing) != 1 else ''} of trial on {placement.device} "
                 f"({placement.sharing} at once), cached in {cache_file.parent}")
+        measured_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
         def keep(kind: Kind, calibration: Calibration) -> None:
-            cache[keys[kind]] = calibration.to_json()
+            earlier = cache.get(keys[kind], {}).get("compile_seconds", {})  # no calibration measures compile time
+            cache[keys[kind]] = dataclasses.replace(calibration, compile_seconds=earlier, load_per_cpu=round(load, 3),
+                                                    measured_at=measured_at).to_json()
             try:  # after each kind: an interrupted calibration keeps what it measured
                 write_json_atomic(cache_file, cache)
             except OSError:
@@ -283,6 +302,39 @@ def keep_compile_seconds(price: GridPrice, trial_id: str, training: Training | N
 
 def _mean_of(values: list[float]) -> float:
     return sum(values) / len(values)
+
+
+def current_load_per_cpu() -> float:
+    """The host's 1-minute load average per CPU (0 where the platform has none)."""
+    try:
+        return os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:
+        return 0.0
+
+
+def _contention(load_per_cpu: float) -> float:
+    return max(1.0, load_per_cpu)
+
+
+def _is_stale(measured_load: float | None, load: float) -> bool:
+    """Whether a calibration measured at `measured_load` per CPU misprices trials run at `load` (None: not kept)."""
+    if measured_load is None:
+        return True
+    ratio = _contention(load) / _contention(measured_load)
+    return max(ratio, 1 / ratio) > STALE_CONTENTION_RATIO
+
+
+def _stale_reason(entries: list[dict], load: float) -> str:
+    loads = [entry["load_per_cpu"] for entry in entries if entry["load_per_cpu"] is not None]
+    times = sorted(entry["measured_at"] for entry in entries if entry["measured_at"])
+    then = (f"measured at load {min(loads):.1f}" + (f"-{max(loads):.1f}" if max(loads) > min(loads) else "")
+            + f" per CPU{f' (from {times[0]})' if times else ''}") if loads else ""
+    unknown = len(entries) - len(loads)
+    parts = [then] if then else []
+    if unknown:
+        parts.append(f"{unknown} without a recorded load")
+    return (f"{'; '.join(parts)}; now {load:.1f} per CPU (contention max(1, load per CPU) more than "
+            f"{STALE_CONTENTION_RATIO}x apart)" if loads else f"{'; '.join(parts)} (now {load:.1f} per CPU)")
 
 
 def execution_of(trial: Trial, settings: RunSettings, placement: Placement) -> str:

@@ -65,6 +65,11 @@ class Calibration:
     # A compiled trial's compile time by execution ("compiled", "compiled+cudagraphs"), written back by the driver
     # when a compiled trial of the kind finishes (harness/experiment/pricing.py): a calibration never compiles.
     compile_seconds: dict[str, float] = field(default_factory=dict)
+    # The host's 1-minute load average per CPU just before the calibration started, and when (ISO 8601, UTC): a
+    # calibration measured under another load is measured again (harness/experiment/pricing.py). None in entries
+    # written before they were kept, which are measured again once.
+    load_per_cpu: float | None = None
+    measured_at: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
