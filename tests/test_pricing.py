@@ -319,3 +319,41 @@ def test_recalibrate_ignores_the_cache_and_entries_without_a_load_are_measured_a
     grid = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache, on_note=notes.append)
     assert grid.calibrated_kinds == 1 and len(fake_calibrations) == 3
     assert notes[0] == "re-calibrating 1 cached kind: 1 without a recorded load (now 0.2 per CPU)"
+
+
+def test_a_lone_trial_is_calibrated_alone(tmp_path: Path, no_kernel_variables: None, fake_calibrations: list,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.experiment import pricing
+
+    settings = RunSettings("smoke", tmp_path / "results")
+    osa, scacb = plan_grid(tiny_spec(tmp_path), settings).trials
+    shared: list[int] = []
+    calibrate = pricing._calibrate
+    monkeypatch.setattr(pricing, "_calibrate", lambda kinds, settings, placement, environment, keep: (
+        shared.append(placement.sharing), calibrate(kinds, settings, placement, environment, keep)))
+    alone = price_grid([osa, scacb], settings, CPU_SLOTS, done=frozenset({scacb.trial_id}),
+                       cache_dir=tmp_path / "cache")
+    both = price_grid([osa, scacb], settings, CPU_SLOTS, done=frozenset(), cache_dir=tmp_path / "cache")
+    assert shared == [1, 2] and alone.placement.sharing == 1 and both.placement.sharing == 2
+
+
+def test_inference_is_timed_as_the_median_of_repeated_calls() -> None:
+    """One slow call (a loaded machine's hiccup) must not set the price of every evaluation."""
+    import time as clock
+
+    from harness.training.calibration import FORWARD_LR_SIDES, _forward_costs
+
+    class Hiccup(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, lr: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            clock.sleep(0.3 if self.calls == 2 else 0.002)  # the first timed call at the first size stalls
+            return lr
+
+    model = Hiccup()
+    per_pixel, per_call = _forward_costs(model, torch.device("cpu"), torch.float32)
+    assert model.calls == 2 * (1 + 3)  # one untimed call and three timed ones per size
+    assert per_call < 0.05 and per_pixel * FORWARD_LR_SIDES[1] ** 2 < 0.05

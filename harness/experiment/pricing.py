@@ -203,6 +203,9 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
     measured speed prices the steps of trials of their kind."""
     import torch
 
+    ahead = sum(1 for trial in trials if trial.trial_id not in done)
+    # no more trials share a device than will run at all: a lone trial runs alone, and is measured alone
+    placement = dataclasses.replace(placement, sharing=max(1, min(placement.sharing, ahead)))
     cache_file = (cache_dir or calibration_cache_dir()) / f"{_device_key(placement, torch.__version__)}.json"
     cache = _read_cache(cache_file)
     environment = cpu_kernel_environment(settings.profile)
