@@ -362,6 +362,8 @@ def _measured_runs(records: Sequence[TrialRecord], placement: Placement,
     out (and priced on its own)."""
     import torch
 
+    if not any(record.training is not None for record in records):
+        return {}
     here = _this_device(placement.device)
     runs: dict[tuple[str, str], _Runs] = {}
     for record in records:
