@@ -19,14 +19,14 @@ from typing import Callable, Sequence
 
 from harness.errors import UserError
 from harness.experiment.grid_policy import Failure, GridPlan, GridSink, Sinks, plan_trials, run_attempts
-from harness.experiment.grid_sinks import standard_sinks
+from harness.experiment.grid_sinks import CompileTimeKeeper, standard_sinks
 from harness.experiment.lock import ResultsLock
 from harness.experiment.pricing import GridPrice, local_placement, price_grid
 from harness.experiment.ray_executor import ClusterOptions, local_slots, open_ray_executor
 from harness.experiment.spec import SpecTrial, load_spec
 from harness.experiment.trial import RunSettings, Trial, input_problems, resolve_trials
 from harness.experiment.trial_records import add_feeds, is_done
-from harness.records import TrialRecord
+from harness.records import TrialRecord, load_records
 from harness.results_layout import ResultsLayout
 
 SpecSource = Path | str | Sequence[SpecTrial]  # a spec file, or its trials as harness.experiment.spec loads them
@@ -71,9 +71,10 @@ def describe_plan(plan: GridPlan, name: str, profile: str) -> str:
 
 
 def price_plan(plan: GridPlan, settings: RunSettings, cluster: ClusterOptions, *, force: bool = False,
-               on_note: Callable[[str], None] = lambda line: None) -> GridPrice:
+               on_note: Callable[[str], None] = lambda line: None, recalibrate: bool = False) -> GridPrice:
     """The projection of the trials `plan` would run on this machine (harness/experiment/pricing.py), calibrating
-    what the cache does not hold."""
+    what the cache does not hold (everything with `recalibrate`); the records of the results folder price the steps
+    of the kinds they trained."""
     import torch
 
     slots = local_slots(cluster, os.cpu_count() or 1, torch.cuda.device_count())
@@ -81,23 +82,29 @@ def price_plan(plan: GridPlan, settings: RunSettings, cluster: ClusterOptions, *
                                 num_cpus=cluster.num_cpus, slots=slots)
     to_run = {trial.trial_id for trial in plan.to_run(force=force)}
     done = frozenset(trial.trial_id for trial in plan.trials if trial.trial_id not in to_run)
-    return price_grid(plan.trials, settings, placement, done=done, on_note=on_note)
+    records = load_records(settings.results_dir) if Path(settings.results_dir).is_dir() else []
+    return price_grid(plan.trials, settings, placement, done=done, on_note=on_note, records=records,
+                      recalibrate=recalibrate)
 
 
 def run_grid(spec: SpecSource, settings: RunSettings, *, cluster: ClusterOptions = ClusterOptions(),
              retries: int = 1, force: bool = False, sinks: Sequence[GridSink] | None = None,
-             wait: bool = False, name: str | None = None, price: bool = True) -> GridResult:
+             wait: bool = False, name: str | None = None, price: bool = True,
+             recalibrate: bool = False) -> GridResult:
     """Run every trial of `spec` that has no record in `settings.results_dir` (all of them with `force`, from
     scratch), each retried up to `retries` times after a crash. `wait`: when another run holds the results folder,
     wait for it to end instead of raising UserError. `name`: what messages and the run state call the spec (default:
     its file). `price`: project each trial's time and the grid's before running (a local run only: a cluster's
-    devices are not this machine's), tell the sinks, and keep each projection in its record."""
+    devices are not this machine's), tell the sinks, and keep each projection in its record; `recalibrate`: measure
+    every kind again for it, ignoring the calibration cache."""
     started = time.perf_counter()
     requested = spec_trials(spec)
     name = name or (str(spec) if isinstance(spec, (str, Path)) else "grid")
     layout = ResultsLayout(Path(settings.results_dir))
-    told = Sinks(standard_sinks(layout.root, profile=settings.profile, spec=name,
-                                show_nodes=cluster.address is not None) if sinks is None else sinks)
+    chosen = standard_sinks(layout.root, profile=settings.profile, spec=name,
+                            show_nodes=cluster.address is not None) if sinks is None else sinks
+    # a compiled trial's compile time goes back into its calibration, whatever the caller keeps
+    told = Sinks([*chosen, CompileTimeKeeper()])
 
     def say_waiting(holder: str) -> None:
         told.note(f"waiting: the results folder is in use by another run ({holder})")
@@ -118,7 +125,8 @@ def run_grid(spec: SpecSource, settings: RunSettings, *, cluster: ClusterOptions
             return GridResult((), (), plan.skipped(force=force), time.perf_counter() - started)
         if price and cluster.address is None:
             try:
-                grid_price = price_plan(plan, settings, cluster, force=force, on_note=told.note)
+                grid_price = price_plan(plan, settings, cluster, force=force, on_note=told.note,
+                                        recalibrate=recalibrate)
             except UserError as error:  # a failed calibration costs the projection, not the run
                 told.note(f"not priced: {error}")
             else:

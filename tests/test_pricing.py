@@ -49,7 +49,11 @@ def test_quarter_gpus_share_a_card_four_ways() -> None:
 
 
 @pytest.mark.slow
-def test_calibrations_are_measured_once_then_read_from_the_cache(tmp_path: Path) -> None:
+def test_calibrations_are_measured_once_then_read_from_the_cache(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.experiment import pricing
+
+    monkeypatch.setattr(pricing, "current_load_per_cpu", lambda: FAKE_LOAD)  # a shared machine's load may jump
     settings = RunSettings("smoke", tmp_path / "results")
     plan = plan_grid(tiny_spec(tmp_path), settings)
     placement = local_placement(cpus_per_trial=1, gpus_per_trial=0, num_cpus=1, slots=1)
@@ -130,3 +134,226 @@ def test_configs_with_the_same_modules_share_a_calibration() -> None:
     assert key({"n_mreb": 5}) != key({"n_mreb": 6})
     assert key({}) != key({}, scale=2)
     assert key({}) != _kind_key(Kind("mren", registry.make_config("mren", 4), 4, None), CPU_SLOTS, {})
+
+
+ONE_SLOT = Placement("cpu", "test CPU", slots=1, sharing=1, threads=1, share_of_device=1.0)
+FAKE_LOAD = 0.2  # per CPU, where the fake caches were measured
+
+
+def fake_cache(folder: Path, trials: list, settings: RunSettings, step_seconds: float, **fields: object) -> Path:
+    """A calibration cache holding every kind of `trials` at `step_seconds` a step, and nothing else to pay."""
+    from harness.experiment.pricing import _device_key, _kind_key, kind_of
+    from harness.training.calibration import Calibration
+    from harness.training.profiles import cpu_kernel_environment
+
+    environment_vars = cpu_kernel_environment(settings.profile)
+    entries = {_kind_key(kind_of(trial), ONE_SLOT, environment_vars): Calibration(
+        step_seconds=step_seconds, step_batch_measured=1, forward_seconds_per_lr_pixel=0.0,
+        forward_seconds_per_call=0.0, data_seconds=0.0, measured_seconds=1.0, concurrent=1,
+        **{"load_per_cpu": FAKE_LOAD, "measured_at": "2026-12-03T12:00:00Z", **fields}).to_json()
+        for trial in trials}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{_device_key(ONE_SLOT, torch.__version__)}.json").write_text(json.dumps(entries))
+    return folder
+
+
+def fake_record(trial, steps_per_second: float, *, execution: str = "eager", compile_seconds: float | None = None,
+                **where: object):
+    """A finished record of `trial` that trained at `steps_per_second` on this machine (or as `where` says)."""
+    from harness.training.profiles import cpu_kernel_environment
+
+    here = environment(torch.device("cpu")).model_copy(update={
+        "torch_threads": 1, "kernel_overrides": {**cpu_kernel_environment("smoke"), "OMP_NUM_THREADS": "1"},
+        **where})
+    iterations = trial.config.train.iterations
+    training = Training(iterations=iterations, seconds=iterations / steps_per_second, resumed_from_iteration=None,
+                        curve=[], steps_per_second=steps_per_second, execution=execution,
+                        compile_seconds=compile_seconds)
+    return build_record(trial, metrics={}, params=0, macs=0, macs_input={}, macs_unsupported={}, training=training,
+                        visuals={}, environment=here, seconds=1.0)
+
+
+@pytest.fixture
+def no_kernel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No kernel variable in this process, and the load the fake caches were measured at (harness/experiment/
+    pricing.py measures a calibration again under another load)."""
+    from harness.experiment import pricing
+    from harness.experiment.environment import KERNEL_VARIABLES
+
+    for name in KERNEL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pricing, "current_load_per_cpu", lambda: FAKE_LOAD)
+
+
+def test_earlier_records_of_a_kind_price_its_steps(tmp_path: Path, no_kernel_variables: None) -> None:
+    settings = RunSettings("smoke", tmp_path / "results")
+    osa, scacb = plan_grid(tiny_spec(tmp_path), settings).trials
+    cache = fake_cache(tmp_path / "cache", [osa, scacb], settings, step_seconds=0.5)
+    records = [fake_record(osa, 10.0), fake_record(osa, 5.0),  # steps of 0.1 s and 0.2 s: a mean of 0.15 s
+               fake_record(scacb, 100.0, hostname="another-host"),  # measured elsewhere
+               fake_record(scacb, 100.0, torch_threads=4),  # with other threads
+               fake_record(scacb, 100.0, execution="compiled")]  # another execution than smoke's eager
+    grid = price_grid([osa, scacb], settings, ONE_SLOT, done=frozenset(), cache_dir=cache, records=records)
+    assert grid.trials[0].train_seconds == pytest.approx(90 * 0.15, rel=1e-3)
+    assert grid.trials[1].train_seconds == pytest.approx(90 * 0.5)  # the calibration: no record fits
+    assert (grid.steps_from_records, grid.steps_from_calibrations) == (1, 1)
+    assert "steps of 1 training kind from earlier records, 1 from calibrations" in grid.summary()
+    without = price_grid([osa, scacb], settings, ONE_SLOT, done=frozenset(), cache_dir=cache)
+    assert without.trials[0].train_seconds == pytest.approx(90 * 0.5) and without.steps_from_records == 0
+
+
+def test_a_run_prices_from_the_records_of_its_results_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import api
+    from harness.experiment.ray_executor import ClusterOptions
+    from harness.records import write_record
+
+    settings = RunSettings("smoke", tmp_path / "results")
+    plan = plan_grid(tiny_spec(tmp_path), settings)
+    write_record(settings.results_dir, fake_record(plan.trials[0], 10.0))
+    seen: dict = {}
+    monkeypatch.setattr(api, "price_grid", lambda *args, **kwargs: seen.update(kwargs))
+    api.price_plan(plan, settings, ClusterOptions())
+    assert [record.trial_id for record in seen["records"]] == [plan.trials[0].trial_id]
+
+
+def test_compile_time_comes_from_records_then_the_cache_else_is_said_unknown(tmp_path: Path,
+                                                                              no_kernel_variables: None) -> None:
+    from harness.experiment.grid_sinks import CompileTimeKeeper
+
+    settings = RunSettings("smoke", tmp_path / "results", execution="compiled")
+    osa, scacb = plan_grid(tiny_spec(tmp_path), settings).trials
+    cache = fake_cache(tmp_path / "cache", [osa, scacb], settings, step_seconds=0.5)
+    unknown = price_grid([osa, scacb], settings, ONE_SLOT, done=frozenset(), cache_dir=cache)
+    assert [price.compile_seconds for price in unknown.trials] == [0.0, 0.0] and unknown.compile_unknown == 2
+    assert "compile time not yet known for 2 compiled kinds, not included" in unknown.summary()
+    # 90 steady steps of 0.1 s after 30 s of compiling: the record's speed is 90 / 39 s
+    records = [fake_record(osa, 90 / 39.0, execution="compiled", compile_seconds=30.0)]
+    grid = price_grid([osa, scacb], settings, ONE_SLOT, done=frozenset(), cache_dir=cache, records=records)
+    assert grid.trials[0].train_seconds == pytest.approx(9.0, rel=1e-3)
+    assert grid.trials[0].compile_seconds == pytest.approx(30.0) and grid.compile_unknown == 1
+    assert grid.trials[0].seconds == pytest.approx(39.0, rel=1e-3) and "compile 0m30s" in grid.lines()[0]
+    # the finished compiled trial writes its compile time back into its kind's calibration
+    keeper = CompileTimeKeeper()
+    keeper.priced(grid)
+    keeper.finished(scacb, TrialResult(scacb.trial_id, fake_record(scacb, 2.0, execution="compiled",
+                                                                    compile_seconds=12.0), {}, 1.0, ""))
+    again = price_grid([osa, scacb], settings, ONE_SLOT, done=frozenset(), cache_dir=cache)
+    assert again.trials[1].compile_seconds == pytest.approx(12.0) and again.trials[1].train_seconds == 45.0
+    assert again.compile_unknown == 1  # osa: its record is not in this projection, and nothing was written for it
+    eager = price_grid([osa, scacb], RunSettings("smoke", tmp_path / "results"), ONE_SLOT, done=frozenset(),
+                       cache_dir=cache, records=records)
+    assert eager.compile_unknown == 0 and all(price.compile_seconds == 0 for price in eager.trials)
+
+
+def test_cache_entries_written_before_compile_times_still_read(tmp_path: Path, no_kernel_variables: None) -> None:
+    settings = RunSettings("smoke", tmp_path / "results")
+    trials = plan_grid(tiny_spec(tmp_path), settings).trials
+    cache = fake_cache(tmp_path / "cache", trials, settings, step_seconds=0.5)
+    [path] = cache.glob("*.json")
+    older = {key: {name: value for name, value in entry.items() if name != "compile_seconds"}
+             for key, entry in json.loads(path.read_text()).items()}
+    path.write_text(json.dumps(older))
+    grid = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache)
+    assert grid.calibrated_kinds == 0 and grid.trials[0].train_seconds == pytest.approx(45.0)
+
+
+@pytest.fixture
+def fake_calibrations(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Calibrations measured at once, as steps of 0.25 s, instead of in child processes; the kinds measured."""
+    from harness.experiment import pricing
+    from harness.training.calibration import Calibration
+
+    measured: list = []
+
+    def calibrate(kinds, settings, placement, environment, keep) -> None:
+        for kind in kinds:
+            measured.append(kind)
+            keep(kind, Calibration(0.25, 1, 0.0, 0.0, 0.0, 0.1, 1))
+
+    monkeypatch.setattr(pricing, "_calibrate", calibrate)
+    return measured
+
+
+def test_calibrations_from_another_load_are_measured_again(tmp_path: Path, no_kernel_variables: None,
+                                                           fake_calibrations: list,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.experiment import pricing
+
+    settings = RunSettings("smoke", tmp_path / "results")
+    trials = plan_grid(tiny_spec(tmp_path), settings).trials
+    cache = fake_cache(tmp_path / "cache", trials, settings, step_seconds=0.5, compile_seconds={"compiled": 7.0})
+    notes: list[str] = []
+    monkeypatch.setattr(pricing, "current_load_per_cpu", lambda: 1.4)  # contention 1.4 against 1: close enough
+    grid = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache, on_note=notes.append)
+    assert grid.calibrated_kinds == 0 and not fake_calibrations and not notes
+    monkeypatch.setattr(pricing, "current_load_per_cpu", lambda: 3.0)  # three trials to a core: a third as fast
+    grid = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache, on_note=notes.append)
+    assert grid.calibrated_kinds == 2 and len(fake_calibrations) == 2
+    assert grid.trials[0].train_seconds == pytest.approx(90 * 0.25)
+    assert notes[0].startswith("re-calibrating 2 cached kinds: measured at load 0.2 per CPU (from "
+                               "2026-12-03T12:00:00Z); now 3.0 per CPU")
+    [path] = cache.glob("*.json")
+    for entry in json.loads(path.read_text()).values():
+        assert entry["load_per_cpu"] == 3.0 and entry["measured_at"] != "2026-12-03T12:00:00Z"
+        assert entry["compile_seconds"] == {"compiled": 7.0}  # no calibration measures it: kept
+    again = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache)  # still at load 3.0
+    assert again.calibrated_kinds == 0 and len(fake_calibrations) == 2
+
+
+def test_recalibrate_ignores_the_cache_and_entries_without_a_load_are_measured_again(
+        tmp_path: Path, no_kernel_variables: None, fake_calibrations: list) -> None:
+    settings = RunSettings("smoke", tmp_path / "results")
+    trials = plan_grid(tiny_spec(tmp_path), settings).trials
+    cache = fake_cache(tmp_path / "cache", trials, settings, step_seconds=0.5)
+    notes: list[str] = []
+    grid = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache, on_note=notes.append,
+                      recalibrate=True)
+    assert grid.calibrated_kinds == 2 and notes[0] == "re-calibrating 2 cached kinds: --recalibrate"
+    [path] = cache.glob("*.json")
+    entries = json.loads(path.read_text())
+    first = sorted(entries)[0]
+    entries[first] = {name: value for name, value in entries[first].items()
+                      if name not in ("load_per_cpu", "measured_at")}  # as written before loads were kept
+    path.write_text(json.dumps(entries))
+    notes.clear()
+    grid = price_grid(trials, settings, ONE_SLOT, done=frozenset(), cache_dir=cache, on_note=notes.append)
+    assert grid.calibrated_kinds == 1 and len(fake_calibrations) == 3
+    assert notes[0] == "re-calibrating 1 cached kind: 1 without a recorded load (now 0.2 per CPU)"
+
+
+def test_a_lone_trial_is_calibrated_alone(tmp_path: Path, no_kernel_variables: None, fake_calibrations: list,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.experiment import pricing
+
+    settings = RunSettings("smoke", tmp_path / "results")
+    osa, scacb = plan_grid(tiny_spec(tmp_path), settings).trials
+    shared: list[int] = []
+    calibrate = pricing._calibrate
+    monkeypatch.setattr(pricing, "_calibrate", lambda kinds, settings, placement, environment, keep: (
+        shared.append(placement.sharing), calibrate(kinds, settings, placement, environment, keep)))
+    alone = price_grid([osa, scacb], settings, CPU_SLOTS, done=frozenset({scacb.trial_id}),
+                       cache_dir=tmp_path / "cache")
+    both = price_grid([osa, scacb], settings, CPU_SLOTS, done=frozenset(), cache_dir=tmp_path / "cache")
+    assert shared == [1, 2] and alone.placement.sharing == 1 and both.placement.sharing == 2
+
+
+def test_inference_is_timed_as_the_median_of_repeated_calls() -> None:
+    """One slow call (a loaded machine's hiccup) must not set the price of every evaluation."""
+    import time as clock
+
+    from harness.training.calibration import FORWARD_LR_SIDES, _forward_costs
+
+    class Hiccup(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, lr: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            clock.sleep(0.3 if self.calls == 2 else 0.002)  # the first timed call at the first size stalls
+            return lr
+
+    model = Hiccup()
+    per_pixel, per_call = _forward_costs(model, torch.device("cpu"), torch.float32)
+    assert model.calls == 2 * (1 + 3)  # one untimed call and three timed ones per size
+    assert per_call < 0.05 and per_pixel * FORWARD_LR_SIDES[1] ** 2 < 0.05

@@ -133,3 +133,23 @@ def test_wandb_without_the_package_is_one_line_before_anything_runs(capsys, tmp_
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: --wandb needs the wandb package") and err.count("\n") == 1
     assert not (tmp_path / "trials").exists()
+
+
+def test_recalibrate_reaches_the_projection_of_a_dry_run_and_is_refused_with_no_price(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import api
+    from harness.experiment.pricing import GridPrice, Placement
+
+    asked: dict = {}
+
+    def price_grid(trials, settings, placement, **options) -> GridPrice:
+        asked.update(options)
+        return GridPrice((), Placement("cpu", "test CPU", 1, 1, 1, 1.0), 0.0, 0)
+
+    monkeypatch.setattr(api, "price_grid", price_grid)
+    code = cli.main(["run", str(SPEC), "--profile", "smoke", "--results", str(tmp_path), "--dry-run",
+                     "--recalibrate"])
+    assert code == 0 and asked["recalibrate"] is True
+    code, out, err = dry_run(capsys, tmp_path, "--recalibrate")
+    assert code == 2 and err.strip().splitlines() == ["error: --recalibrate measures the projection that --no-price "
+                                                      "skips: give one of them"]

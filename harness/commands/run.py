@@ -70,6 +70,9 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--no-price", action="store_true",
                         help="skip the projection of each trial's time (a few seconds' calibration per kind of trial "
                              "not in the cache: docs/cluster.md)")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="measure every kind of trial again for the projection, ignoring the calibration cache "
+                             "(a kind cached under another machine load is measured again anyway: docs/cluster.md)")
     parser.add_argument("--force", action="store_true",
                         help="rerun trials that already have a record, from scratch (their checkpoints are deleted)")
     parser.add_argument("--retries", type=int, default=1, help="extra attempts for a failed trial (default: 1)")
@@ -104,6 +107,8 @@ def main(args: argparse.Namespace) -> int:
     holds the results folder's lock for the run (harness/api.py run_grid). A dry run only reads."""
     if args.retries < 0:
         raise UserError(f"--retries must be 0 or more, got {args.retries}")
+    if args.recalibrate and args.no_price:
+        raise UserError("--recalibrate measures the projection that --no-price skips: give one of them")
     cluster = _cluster_options(args)
     plugins.load_plugins(args.plugins)  # before the spec: it may name plugin models
     overrides = split_overrides(parse_overrides(args.overrides))
@@ -120,7 +125,8 @@ def main(args: argparse.Namespace) -> int:
         print(describe_plan(plan, str(args.spec), args.profile))
         _say_overrides(args)
         priced = args.address is None and not args.no_price
-        price = price_plan(plan, settings, cluster, force=args.force, on_note=print) if priced else None
+        price = (price_plan(plan, settings, cluster, force=args.force, on_note=print,
+                            recalibrate=args.recalibrate) if priced else None)
         # before the listing, whose rows end the output (scripts read the ids there)
         if price is not None:
             print(price.summary())
@@ -137,7 +143,8 @@ def main(args: argparse.Namespace) -> int:
     sinks = standard_sinks(args.results, profile=args.profile, spec=str(args.spec), wandb_project=args.wandb,
                            show_nodes=args.address is not None)
     result = run_grid(spec_trials, settings, cluster=cluster, retries=args.retries, force=args.force, sinks=sinks,
-                      wait=args.wait, name=str(args.spec), price=not args.no_price)
+                      wait=args.wait, name=str(args.spec), price=not args.no_price,
+                      recalibrate=args.recalibrate)
     if not result.finished and not result.failures:
         return 0  # nothing was left to run
     layout = ResultsLayout(args.results)

@@ -5,6 +5,8 @@
 - TrialLogSink: each trial's log and TensorBoard scalars (harness/experiment/trial_logs.py).
 - RunStateSink: `run_state.json`, for `python -m harness status` (harness/experiment/run_state.py).
 - ConsoleSink: the progress bar and a line per event worth a look.
+- CompileTimeKeeper: each finished compiled trial's compile time, into its kind's calibration cache
+  (harness/experiment/pricing.py); every run adds it, whatever sinks its caller keeps.
 
 `python -m harness run` uses them all (`standard_sinks`); a library caller (harness/api.py) may pass its own. Only
 the driver writes into the results folder, whatever machine ran the trial.
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from harness.atomic import write_text_atomic
 from harness.experiment import trial_events
 from harness.experiment.grid_policy import Attempt, Failure, GridSink
+from harness.experiment.pricing import keep_compile_seconds
 from harness.experiment.run_state import RunState
 from harness.experiment.trial_logs import TrialLogs
 from harness.results_layout import ResultsLayout
@@ -219,6 +222,21 @@ class ConsoleSink(GridSink):
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class CompileTimeKeeper(GridSink):
+    """Writes each finished compiled trial's compile time into its kind's calibration cache entry, for the next
+    projection of that kind on this device."""
+
+    def __init__(self) -> None:
+        self.price: GridPrice | None = None
+
+    def priced(self, price: GridPrice) -> None:
+        self.price = price
+
+    def finished(self, trial: Trial, result: TrialResult) -> None:
+        if self.price is not None:
+            keep_compile_seconds(self.price, trial.trial_id, result.record.training)
 
 
 def standard_sinks(results_dir: Path, *, profile: str, spec: str = "", wandb_project: str | None = None,

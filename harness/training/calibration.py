@@ -22,7 +22,7 @@ import json
 import pickle
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -36,6 +36,10 @@ STEP_SECONDS_BUDGET = 0.4  # timed training steps stop once this much has been s
 MAX_TIMED_STEPS = 4
 WHOLE_BATCH_LIMIT_SECONDS = 1.0  # a CPU step estimated longer than this is measured at batch 1 and scaled
 FORWARD_LR_SIDES = (32, 64)  # LR sides of the two inference passes timed: per-call cost and per-pixel slope
+# Each size is timed up to FORWARD_REPEATS times, while less than FORWARD_SECONDS_BUDGET has been spent on it (at least
+# once), and the median kept: the slope between two single calls swung 2x from one dry run to the next under load.
+FORWARD_REPEATS = 3
+FORWARD_SECONDS_BUDGET = 2.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,14 @@ class Calibration:
     data_seconds: float  # preparing the training set (bundled images only)
     measured_seconds: float  # what the calibration itself took
     concurrent: int  # copies measured at once (trials sharing the device)
+    # A compiled trial's compile time by execution ("compiled", "compiled+cudagraphs"), written back by the driver
+    # when a compiled trial of the kind finishes (harness/experiment/pricing.py): a calibration never compiles.
+    compile_seconds: dict[str, float] = field(default_factory=dict)
+    # The host's 1-minute load average per CPU just before the calibration started, and when (ISO 8601, UTC): a
+    # calibration measured under another load is measured again (harness/experiment/pricing.py). None in entries
+    # written before they were kept, which are measured again once.
+    load_per_cpu: float | None = None
+    measured_at: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,7 +145,6 @@ def _bundled_seconds(scale: int, hr_patch: int, augment: bool) -> float:
     return time.perf_counter() - start
 
 
-@torch.no_grad()
 @torch.no_grad()  # as evaluation runs (harness/evaluation/inference.py): autograd's saved activations cost 1.7x
 def _forward_costs(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> tuple[float, float]:
     """(seconds per LR pixel, seconds per call) of inference, from two input sizes: one size alone would spread the
@@ -143,11 +154,14 @@ def _forward_costs(model: torch.nn.Module, device: torch.device, dtype: torch.dt
     for side in FORWARD_LR_SIDES:
         lr = torch.rand(1, 3, side, side, device=device, dtype=dtype)
         model(lr)  # untimed
-        _synchronize(device)
-        start = time.perf_counter()
-        model(lr)
-        _synchronize(device)
-        seconds.append(time.perf_counter() - start)
+        calls: list[float] = []
+        while len(calls) < FORWARD_REPEATS and (not calls or sum(calls) < FORWARD_SECONDS_BUDGET):
+            _synchronize(device)
+            start = time.perf_counter()
+            model(lr)
+            _synchronize(device)
+            calls.append(time.perf_counter() - start)
+        seconds.append(sorted(calls)[(len(calls) - 1) // 2])  # the (lower) median: one call under load is noise
     small, large = (side * side for side in FORWARD_LR_SIDES)
     per_pixel = max((seconds[1] - seconds[0]) / (large - small), seconds[1] / large / 4)  # noise never makes it 0
     return per_pixel, max(0.0, seconds[0] - per_pixel * small)
