@@ -98,11 +98,6 @@ class PublishedCell:
         """Whether measured values print as published, at the original publication's precision."""
         return self.cell.exact(psnr, ssim, decimals=self.row.original_decimals)
 
-    @property
-    def padded(self) -> dict[str, int]:
-        """metric -> the original's decimals, where the source pads them."""
-        return dict(self.row.original_decimals)
-
 
 def _decimals(printed: str) -> int:
     return len(printed.split(".")[1]) if "." in printed else 0

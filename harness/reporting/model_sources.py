@@ -159,8 +159,9 @@ def _exactness(rows: list[SourceComparison]) -> Finding:
 
 
 def _padded(row: SourceComparison) -> tuple[tuple[str, int], ...]:
-    return tuple(sorted(load_sources()[row.source].row(row.model).original_decimals.items())) \
-        if load_sources()[row.source].row(row.model) else ()
+    """(metric, the original's decimals) where the row's source pads the original's numbers with zeros."""
+    source_row = load_sources()[row.source].row(row.model)
+    return tuple(sorted(source_row.original_decimals.items())) if source_row else ()
 
 
 def _misses(rows: list[SourceComparison]) -> Finding:
