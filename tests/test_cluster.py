@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from cluster import Cluster, unshare_problem
 from conftest import REPO_ROOT
+from tiny_grid import tiny_spec
 
 from harness import records
 from harness.experiment.spec import load_spec
@@ -69,13 +70,22 @@ def run(argv: list[str], cluster: Cluster | None, timeout: float) -> subprocess.
 
 
 @pytest.fixture(scope="module")
-def local_records(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> dict[str, dict]:
-    """The same spec run locally (no --address): the records every cluster run must reproduce."""
-    results = tmp_path_factory.mktemp("local") / "results"
-    done = run([str(SCACB), "--profile", "smoke", "--data-root", str(data_root), "--results", str(results)],
+def grid_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two trials of a tiny MREN (tests/tiny_grid.py): what the cluster must carry is the same for any model."""
+    return tiny_spec(tmp_path_factory.mktemp("tiny"))
+
+
+def run_locally(spec: Path, data_root: Path, results: Path) -> dict[str, dict]:
+    """`spec` run locally (no --address): the records every cluster run of it must reproduce."""
+    done = run([str(spec), "--profile", "smoke", "--data-root", str(data_root), "--results", str(results)],
                None, timeout=600)
     assert done.returncode == 0, done.stdout
     return {path.stem: json.loads(path.read_text()) for path in ResultsLayout(results).trials.glob("*.json")}
+
+
+@pytest.fixture(scope="module")
+def local_records(tmp_path_factory: pytest.TempPathFactory, data_root: Path, grid_spec: Path) -> dict[str, dict]:
+    return run_locally(grid_spec, data_root, tmp_path_factory.mktemp("local") / "results")
 
 
 def test_no_node_can_fit_a_trial_is_one_clear_error(cluster: Cluster, driver_dir: Path, data_root: Path) -> None:
@@ -96,14 +106,14 @@ def test_no_node_can_fit_a_trial_is_one_clear_error(cluster: Cluster, driver_dir
 
 
 def test_grid_runs_on_a_cluster_that_shares_nothing(cluster: Cluster, driver_dir: Path, data_root: Path,
-                                                    local_records: dict[str, dict]) -> None:
+                                                    grid_spec: Path, local_records: dict[str, dict]) -> None:
     results = driver_dir / "results"
-    argv = [str(SCACB), "--profile", "smoke", "--data-root", str(data_root), "--results", str(results),
+    argv = [str(grid_spec), "--profile", "smoke", "--data-root", str(data_root), "--results", str(results),
             "--address", cluster.address]
     started = time.monotonic()
     done = run(argv, cluster, timeout=600)
     assert done.returncode == 0, done.stdout
-    assert "4 trials finished, 0 failed" in done.stdout
+    assert "2 trials finished, 0 failed" in done.stdout
     print(f"cluster run: {len(list(ResultsLayout(results).trials.glob('*.json')))} records in "
           f"{time.monotonic() - started:.0f} s")
     assert "no --storage given" in done.stdout  # said once: checkpoints stay on the worker's own disk
@@ -119,15 +129,16 @@ def test_grid_runs_on_a_cluster_that_shares_nothing(cluster: Cluster, driver_dir
                                                                "visuals"]
 
     again = run(argv, cluster, timeout=300)
-    assert again.returncode == 0 and "nothing to run: all 4 trials are done" in again.stdout, again.stdout
+    assert again.returncode == 0 and "nothing to run: all 2 trials are done" in again.stdout, again.stdout
 
 
 def test_a_worker_node_killed_mid_training_resumes_from_shared_storage(
-        cluster: Cluster, driver_dir: Path, data_root: Path, tmp_path_factory: pytest.TempPathFactory,
-        local_records: dict[str, dict]) -> None:
+        cluster: Cluster, driver_dir: Path, data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     storage = tmp_path_factory.mktemp("storage")  # a folder both nodes see, like NFS
     spec = tmp_path_factory.mktemp("spec") / "scacb_row.yaml"
+    # the full MREN, whose smoke training lasts long enough to be killed between two checkpoints
     spec.write_text(SCACB.read_text().split("variants:")[0] + "variants:\n  - {row: SCACB, config: {scacb: full}}\n")
+    local_records = run_locally(spec, data_root, tmp_path_factory.mktemp("local-scacb") / "results")
     results = driver_dir / "results-storage"
     (trial,) = resolve_trials(load_spec(spec), RunSettings("smoke", results, data_root=data_root))
     argv = [str(spec), "--profile", "smoke", "--data-root", str(data_root), "--results", str(results),
