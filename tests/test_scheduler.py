@@ -118,11 +118,17 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     spec.write_text("table: table3\nbase: {model: mren, scale: 4, epochs: 900, eval: [Set5]}\n"
                     "variants: [{row: OSA, config: {scacb: osa}}]\n")
     results = tmp_path / "results"
-    driver = subprocess.Popen([sys.executable, "-m", "harness", "run", str(spec), "--profile", "smoke",
+    # A terminal's foreground process has Ctrl-C at its default and unblocked. A child inherits an ignored or
+    # blocked SIGINT from the process that starts it (here pytest, which earlier tests' libraries may have left so,
+    # as a non-interactive shell leaves a background job), so the driver is started with SIGINT restored.
+    restored = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+                "os.execv(sys.executable, [sys.executable, '-m', 'harness', *sys.argv[1:]])")
+    driver = subprocess.Popen([sys.executable, "-c", restored, "run", str(spec), "--profile", "smoke",
                                "--results", str(results)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not list(results.glob("checkpoints/*")):
+    while not list(results.glob("checkpoints/*/last.pt")):  # mid-training, past its first checkpoint
         assert driver.poll() is None and time.monotonic() < deadline, "the trial never started"
         time.sleep(0.2)
     os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
