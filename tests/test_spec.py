@@ -298,7 +298,9 @@ def test_dry_run_lists_every_trial_of_the_paper(tmp_path: Path, capsys: pytest.C
     released += ["VDSR_Official.mat", "EFDN_x4.pth"]
     for name in released:
         (weights / name).write_bytes(b"")  # only their presence is checked before a run
-    code, out, err = run_cli(capsys, ABLATIONS / "paper.yaml", "--profile", "smoke", "--dry-run",
+    # --no-price: the listing is what is checked here; pricing the grid would calibrate its ~40 kinds, minutes on a
+    # cold cache (tests/test_pricing.py and the end-to-end test check the prices)
+    code, out, err = run_cli(capsys, ABLATIONS / "paper.yaml", "--profile", "smoke", "--dry-run", "--no-price",
                              "--weights-dir", weights, "--results", tmp_path / "results")
     assert code == 0, err
     trials = paper_trials("smoke", weights_dir=weights)
