@@ -309,7 +309,7 @@ def test_dry_run_lists_every_trial_of_the_paper(tmp_path: Path, capsys: pytest.C
         assert trial.feeds_text in line and "1 CPU" in line and line.endswith("to run")
     assert f"{len(trials)} trials (59 requested, 4 merged as duplicates)" in out
 
-    code, out, err = run_cli(capsys, ABLATIONS / "paper.yaml", "--profile", "smoke", "--dry-run",
+    code, out, err = run_cli(capsys, ABLATIONS / "paper.yaml", "--profile", "smoke", "--dry-run", "--no-price",
                              "--results", tmp_path / "results")
     assert code == 2 and "problem: weights files EFDN_x4.pth, IDN_x2.caffemodel, IDN_x3.caffemodel" in out
 
