@@ -45,6 +45,7 @@ import os
 import pickle
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -259,13 +260,13 @@ def price_grid(trials: Sequence[Trial], settings: RunSettings, placement: Placem
             trained = (keys[kind_of(trial)], execution_of(trial, settings, placement))
             runs = measured_runs.get(trained)
             if runs is not None:
-                step_seconds = _mean_of(runs.step_seconds)
+                step_seconds = statistics.fmean(runs.step_seconds)
                 from_records.add(trained)
             else:
                 from_calibrations.add(trained)
             if trained[1] != "eager":
                 if runs is not None and runs.compile_seconds:
-                    compile_seconds = _mean_of(runs.compile_seconds)
+                    compile_seconds = statistics.fmean(runs.compile_seconds)
                 elif trained[1] in calibration.compile_seconds:
                     compile_seconds = calibration.compile_seconds[trained[1]]
                 else:
@@ -301,10 +302,6 @@ def keep_compile_seconds(price: GridPrice, trial_id: str, training: Training | N
         write_json_atomic(price.cache_file, cache)
     except OSError:
         pass  # the next projection only lacks this compile time
-
-
-def _mean_of(values: list[float]) -> float:
-    return sum(values) / len(values)
 
 
 def current_load_per_cpu() -> float:
@@ -407,10 +404,11 @@ def _same_device(recorded: Environment, placement: Placement, kernels: dict[str,
     this host, with the trials' threads and CPU kernel variables (what a calibration's kind key holds)."""
     from harness.experiment.environment import KERNEL_VARIABLES
 
-    expected = {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ} | kernels
+    expected = {name: value for name, value in ({name: os.environ[name] for name in KERNEL_VARIABLES
+                                                 if name in os.environ} | kernels).items()
+                if name not in _THREAD_VARIABLES}
     recorded_kernels = {name: value for name, value in recorded.kernel_overrides.items()
                         if name not in _THREAD_VARIABLES}
-    expected = {name: value for name, value in expected.items() if name not in _THREAD_VARIABLES}
     return (recorded.device == placement.device and (recorded.device_name, recorded.hostname) == here
             and recorded.torch == torch_version and recorded.torch_threads == placement.threads
             and recorded_kernels == expected)

@@ -148,11 +148,9 @@ def _exactness(rows: list[SourceComparison]) -> Finding:
                      for row in rows for pad in [_padded(row)] if pad})
     detail = (f"A cell is exact when ours prints the source's digits, at the source's precision; {within} of "
               f"{len(rows)} lie within {MISMATCH_TOLERANCE['psnr_y']} dB and {MISMATCH_TOLERANCE['ssim_y']} SSIM under "
-              "at least one protocol. The source's own zeros are not counted as digits where it pads an original "
-              "printed with fewer decimals:" if padded else
-              f"A cell is exact when ours prints the source's digits, at the source's precision; {within} of "
-              f"{len(rows)} lie within {MISMATCH_TOLERANCE['psnr_y']} dB and {MISMATCH_TOLERANCE['ssim_y']} SSIM under "
-              "at least one protocol.")
+              "at least one protocol."
+              + (" The source's own zeros are not counted as digits where it pads an original printed with fewer "
+                 "decimals:" if padded else ""))
     return Finding("note", "released-exact",
                    f"Released models: {len(exact)} of {len(rows)} published cells print exactly under some protocol"
                    + (f" ({counts})" if counts else ""), detail, tuple(padded))
@@ -197,21 +195,18 @@ def _self_ensemble(rows: list[SourceComparison]) -> Finding:
                    tuple(items))
 
 
-def _printed_count(printed: str) -> float | None:
+def _printed_count(printed: str) -> tuple[float, float] | None:
+    """A printed parameter count and half a unit of its last digit: "813K" is 813,000 +- 500 (812,500 to 813,500),
+    "1.2M" 1,200,000 +- 50,000; None where it is not a number."""
     text = printed.strip().upper().replace(",", "")
-    factor = {"K": 1e3, "M": 1e6}.get(text[-1:], 1.0)
+    unit = {"K": 1e3, "M": 1e6}.get(text[-1:], 1.0)
+    number = text.rstrip("KM")
     try:
-        return float(text.rstrip("KM")) * factor
+        value = float(number) * unit
     except ValueError:
         return None
-
-
-def _rounding(printed: str) -> float:
-    """Half a unit of the last printed digit: "813K" holds 812,500 to 813,500, "1.2M" 1,150,000 to 1,250,000."""
-    text = printed.strip().upper()
-    unit = {"K": 1e3, "M": 1e6}.get(text[-1:], 1.0)
-    decimals = len(text.rstrip("KM").split(".")[1]) if "." in text else 0
-    return unit * 10 ** -decimals / 2
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    return value, unit * 10 ** -decimals / 2
 
 
 def _parameter_counts(records: list[TrialRecord]) -> list[Finding]:
@@ -222,8 +217,8 @@ def _parameter_counts(records: list[TrialRecord]) -> list[Finding]:
         for source in load_sources().values():
             row = source.row(record.config.model)
             printed = row.params.get(record.config.scale) if row else None
-            value = _printed_count(printed) if printed else None
-            if value is None or abs(record.params - value) <= _rounding(printed):
+            count = _printed_count(printed) if printed else None
+            if count is None or abs(record.params - count[0]) <= count[1]:
                 continue
             scales, sources = contradicted.setdefault(
                 (record.config.model, record.params, record.config.weights, printed), (set(), set()))
@@ -233,7 +228,7 @@ def _parameter_counts(records: list[TrialRecord]) -> list[Finding]:
         return []
     items = []
     for (model, params, weights, printed), (scales, sources) in sorted(contradicted.items()):
-        released = registry.MODELS[model].released if model in registry.MODELS else None
+        released = _released(model)
         in_file = {released.params.get(scale) for scale in scales} if released is not None else set()
         whole = (f" (the file holds {next(iter(in_file)):,})" if len(in_file) == 1 and None not in in_file
                  and params not in in_file else "")
@@ -294,7 +289,7 @@ def _table5_quote(paper: Paper, label: str, scale: int, dataset: str) -> tuple[s
 def _training_sets(records: list[TrialRecord]) -> list[Finding]:
     items = {}
     for record in records:
-        released = registry.MODELS[record.config.model].released if record.config.model in registry.MODELS else None
+        released = _released(record.config.model)
         if record.config.weights is None or released is None or released.other_training_set is None:
             continue
         items[record.config.model] = f"{record.config.model}: {released.other_training_set}"
@@ -304,3 +299,9 @@ def _training_sets(records: list[TrialRecord]) -> list[Finding]:
                     "Released files trained on other data than the paper's DIV2K",
                     "Their numbers check the files, not the methods: beside models trained on DIV2K alone they are "
                     "not a like-for-like comparison:", tuple(items[key] for key in sorted(items)))]
+
+
+def _released(model: str) -> registry.Released | None:
+    """The registry's released files of `model`; None for an unregistered model (a plugin's, not loaded)."""
+    entry = registry.MODELS.get(model)
+    return entry.released if entry is not None else None
