@@ -68,7 +68,10 @@ from harness.training.profiles import TrainSettings, cpu_kernel_environment
 
 CACHE_VARIABLE = "MREN_CALIBRATION_CACHE"
 # Evaluation runs one forward pass per image and protocol, one more for the visual crops, and the MAC count traces
-# the model at PAPER_MACS_INPUT (about two forward passes' worth).
+# the model at PAPER_MACS_INPUT. That trace is one float32 pass, not two in the trial's precision: two over-price a
+# float64 smoke trial's count, and offset what is not priced at all (the protocols' own preprocessing, the metrics,
+# the crops' PNGs) and the per-pixel cost's growth beyond the calibration's 64x64. Pricing only the count right made
+# the smoke grid's projection 0.69x its measured wall time, against 1.16x as it is (docs/benchmarks.md).
 MAC_COUNT_FORWARDS = 2
 VISUAL_FORWARDS = 1
 # A cached calibration is measured again when max(1, load per CPU) now and when it was measured differ by more than
