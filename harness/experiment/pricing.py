@@ -407,14 +407,15 @@ def _same_device(recorded: Environment, placement: Placement, kernels: dict[str,
     this host, with the trials' threads and CPU kernel variables (what a calibration's kind key holds)."""
     from harness.experiment.environment import KERNEL_VARIABLES
 
-    expected = {name: value for name, value in ({name: os.environ[name] for name in KERNEL_VARIABLES
-                                                 if name in os.environ} | kernels).items()
-                if name not in _THREAD_VARIABLES}
-    recorded_kernels = {name: value for name, value in recorded.kernel_overrides.items()
-                        if name not in _THREAD_VARIABLES}
+    expected = {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ} | kernels
     return (recorded.device == placement.device and (recorded.device_name, recorded.hostname) == here
             and recorded.torch == torch_version and recorded.torch_threads == placement.threads
-            and recorded_kernels == expected)
+            and _without_threads(recorded.kernel_overrides) == _without_threads(expected))
+
+
+def _without_threads(variables: dict[str, str]) -> dict[str, str]:
+    """Kernel variables less the thread counts, which `torch_threads` compares."""
+    return {name: value for name, value in variables.items() if name not in _THREAD_VARIABLES}
 
 
 def _record_kind(record: TrialRecord) -> Kind | None:
